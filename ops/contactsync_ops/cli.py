@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -11,9 +14,11 @@ from rich.console import Console
 from rich.table import Table
 
 from contactsync.adapters.dynamodb_configuration import DynamoSourceRepository
-from contactsync.domain.source import ConsentMode
+from contactsync.adapters.source_signing_secrets import SecretsManagerSourceSigningSecrets
+from contactsync.domain.field_mapping import FieldMapping
+from contactsync.domain.source import AuthMode, ConsentMode
 from contactsync.errors import ClientError
-from contactsync.use_cases.manage_sources import ManageSources
+from contactsync.use_cases.manage_sources import IssuedCredential, ManageSources, SourceSettings
 from contactsync_ops.stack_target import StackTarget, TargetNotFound, resolve_target
 
 console = Console()
@@ -45,6 +50,19 @@ def _webhook_url(target: StackTarget, source_id: str) -> str:
     return f"{target.api_url.rstrip('/')}/v1/sources/{source_id}/contacts"
 
 
+def _manage_sources(target: StackTarget) -> ManageSources:
+    return ManageSources(
+        DynamoSourceRepository(target.dynamodb(), target.contacts_table),
+        SecretsManagerSourceSigningSecrets(target.secrets_manager(), target.source_secret_id),
+    )
+
+
+def _print_credential(target: StackTarget, issued: IssuedCredential) -> None:
+    console.print(f"Webhook URL:  {_webhook_url(target, issued.source.source_id)}")
+    label = "Signing secret" if issued.source.auth_mode is AuthMode.STANDARD_WEBHOOKS else "Bearer token"
+    console.print(f"{label}: [bold]{issued.credential}[/bold]  (shown once; store it in the sending tool)")
+
+
 @sources_app.command("add")
 def sources_add(
     source_id: Annotated[str, typer.Argument(help="lowercase id used in the webhook URL, e.g. shop")],
@@ -52,29 +70,43 @@ def sources_add(
     consent_mode: Annotated[ConsentMode, typer.Option(help="How contacts from it get consent")] = (
         ConsentMode.DOUBLE_OPT_IN
     ),
+    auth: Annotated[AuthMode, typer.Option(help="Standard Webhooks signatures, or a bearer token")] = (
+        AuthMode.BEARER_TOKEN
+    ),
     language: Annotated[str, typer.Option(help="Default language of its contacts")] = "en",
+    lists: Annotated[list[str] | None, typer.Option("--list", help="Default list (repeatable)")] = None,
+    newsletter_required: Annotated[
+        bool, typer.Option(help="Subscribe only contacts whose `newsletter` field is true")
+    ] = False,
+    mapping: Annotated[Path | None, typer.Option(help="JSON file with the field mapping")] = None,
     state_dir: StateDir = Path(".local"),
     stack_name: StackName = None,
     region: Region = None,
 ) -> None:
-    """Register a source; prints its webhook URL and its bearer token (shown once)."""
+    """Register a source; prints its webhook URL and its credential (shown once)."""
     target = _target(stack_name, region, state_dir)
-    manage = ManageSources(DynamoSourceRepository(target.dynamodb(), target.contacts_table))
     try:
-        registered = manage.register(source_id, name or source_id, consent_mode, language)
-    except ValidationError as invalid:
-        console.print(
-            f"[red]invalid source: {invalid.errors()[0]['loc'][0]}: {invalid.errors()[0]['msg']}[/red]"
+        settings = SourceSettings(
+            name=name or source_id,
+            consent_mode=consent_mode,
+            auth_mode=auth,
+            default_language=language,
+            default_lists=tuple(lists or ()),
+            newsletter_field_required=newsletter_required,
+            field_mapping=FieldMapping.model_validate_json(mapping.read_text(encoding="utf-8"))
+            if mapping
+            else FieldMapping(),
         )
+        issued = _manage_sources(target).register(source_id, settings)
+    except ValidationError as invalid:
+        first = invalid.errors()[0]
+        console.print(f"[red]invalid source: {'.'.join(map(str, first['loc']))}: {first['msg']}[/red]")
         raise typer.Exit(2) from None
     except ClientError as refused:
         console.print(f"[red]{refused.message}[/red]")
         raise typer.Exit(1) from None
-    console.print(f"[green]Source {source_id} registered[/green] ({consent_mode.value}).")
-    console.print(f"Webhook URL:  {_webhook_url(target, source_id)}")
-    console.print(
-        f"Bearer token: [bold]{registered.bearer_token}[/bold]  (shown once; store it in the sending tool)"
-    )
+    console.print(f"[green]Source {source_id} registered[/green] ({consent_mode.value}, {auth.value}).")
+    _print_credential(target, issued)
 
 
 @sources_app.command("list")
@@ -83,17 +115,66 @@ def sources_list(
 ) -> None:
     """List the sources with their consent mode and state."""
     target = _target(stack_name, region, state_dir)
-    table = Table("id", "name", "consent mode", "language", "enabled", "created")
-    for source in ManageSources(DynamoSourceRepository(target.dynamodb(), target.contacts_table)).list_all():
+    table = Table("id", "name", "consent mode", "auth", "language", "lists", "enabled")
+    for source in _manage_sources(target).list_all():
         table.add_row(
             source.source_id,
             source.name,
             source.consent_mode.value,
+            source.auth_mode.value,
             source.default_language,
+            ", ".join(source.default_lists),
             "yes" if source.enabled else "no",
-            source.created_at.date().isoformat(),
         )
     console.print(table)
+
+
+@sources_app.command("show")
+def sources_show(
+    source_id: str, state_dir: StateDir = Path(".local"), stack_name: StackName = None, region: Region = None
+) -> None:
+    """Show a source's settings (never its credentials)."""
+    target = _target(stack_name, region, state_dir)
+    source = _guarded(lambda: _manage_sources(target).show(source_id))
+    shown = source.model_dump(mode="json", exclude={"token_hashes"})
+    shown["webhook_url"] = _webhook_url(target, source_id)
+    shown["credentials"] = f"{len(source.token_hashes)} token(s)" if source.token_hashes else "signing secret"
+    console.print_json(json.dumps(shown))
+
+
+@sources_app.command("rotate-secret")
+def sources_rotate(
+    source_id: str,
+    grace_hours: Annotated[float, typer.Option(help="How long the old credential keeps working")] = 24.0,
+    state_dir: StateDir = Path(".local"),
+    stack_name: StackName = None,
+    region: Region = None,
+) -> None:
+    """Issue a new credential; the old one stays valid for the grace period."""
+    target = _target(stack_name, region, state_dir)
+    issued = _guarded(lambda: _manage_sources(target).rotate(source_id, timedelta(hours=grace_hours)))
+    console.print(
+        f"[green]New credential for {source_id}[/green]; the old one works for {grace_hours:g} more hours."
+    )
+    _print_credential(target, issued)
+
+
+@sources_app.command("disable")
+def sources_disable(
+    source_id: str, state_dir: StateDir = Path(".local"), stack_name: StackName = None, region: Region = None
+) -> None:
+    """Disable a source: its webhook answers 404 from now on."""
+    target = _target(stack_name, region, state_dir)
+    _guarded(lambda: _manage_sources(target).disable(source_id))
+    console.print(f"Source {source_id} disabled.")
+
+
+def _guarded[T](action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except ClientError as refused:
+        console.print(f"[red]{refused.message}[/red]")
+        raise typer.Exit(1) from None
 
 
 def main() -> None:

@@ -31,6 +31,8 @@ class StackTarget:
     push_queue_url: str
     push_dead_letter_queue_url: str
     destination_secret_id: str
+    source_secret_id: str
+    mail_queue_url: str
     region: str
     endpoints: dict[str, str] = field(default_factory=dict)
     credentials: dict[str, str] = field(default_factory=dict)
@@ -68,6 +70,8 @@ def local_target(state_dir: Path) -> StackTarget:
         push_queue_url=resources["PushQueue"],
         push_dead_letter_queue_url=resources["PushDeadLetterQueue"],
         destination_secret_id=resources["DestinationCredentialsSecret"],
+        source_secret_id=resources["SourceSigningSecret"],
+        mail_queue_url=resources["MailQueue"],
         region=state["region"],
         endpoints=dict(state["endpoints"]),
         credentials={"aws_access_key_id": "local", "aws_secret_access_key": "local"},
@@ -89,6 +93,8 @@ def deployed_target(stack_name: str, region: str | None) -> StackTarget:
         push_queue_url=outputs["PushQueueUrl"],
         push_dead_letter_queue_url=outputs.get("PushDeadLetterQueueUrl", ""),
         destination_secret_id=outputs.get("DestinationCredentialsSecretArn", ""),
+        source_secret_id=outputs.get("SourceSigningSecretArn", ""),
+        mail_queue_url=outputs.get("MailQueueUrl", ""),
         region=cloudformation.meta.region_name,
     )
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from contactsync.domain.change import ContactChange
 from contactsync.domain.contact import Contact
 from contactsync.domain.destination import Destination
 from contactsync.domain.source import Source
 from contactsync.errors import DeliveryFailed
+from contactsync.models.queue_messages import OptInRequest
 
 
 class InMemoryContacts:
@@ -38,8 +40,57 @@ class InMemoryContacts:
         self.by_id[contact.contact_id] = contact
         return True
 
+    def move_identity(self, contact: Contact, previous_identity_key: str, expected_version: int) -> bool:
+        if (
+            self.identities.get(previous_identity_key) != contact.contact_id
+            or contact.identity_key in self.identities
+        ):
+            return False
+        if self.by_id[contact.contact_id].version != expected_version:
+            return False
+        del self.identities[previous_identity_key]
+        self.identities[contact.identity_key] = contact.contact_id
+        self.by_id[contact.contact_id] = contact
+        return True
+
     def get_many(self, contact_ids: Sequence[str]) -> dict[str, Contact]:
         return {cid: self.by_id[cid] for cid in contact_ids if cid in self.by_id}
+
+
+class RecordingOptIns:
+    def __init__(self) -> None:
+        self.published: list[OptInRequest] = []
+
+    def publish(self, requests: Sequence[OptInRequest]) -> None:
+        self.published.extend(requests)
+
+
+class InMemorySuppression:
+    def __init__(self, *identity_keys: str) -> None:
+        self.keys = set(identity_keys)
+
+    def is_suppressed(self, identity_key: str) -> bool:
+        return identity_key in self.keys
+
+    def suppress(self, identity_key: str) -> None:
+        self.keys.add(identity_key)
+
+
+class CountingRateLimiter:
+    def __init__(self) -> None:
+        self.hits: dict[str, int] = {}
+
+    def allow(self, key: str, limit_per_minute: int, now: datetime) -> bool:
+        self.hits[key] = self.hits.get(key, 0) + 1
+        return self.hits[key] <= limit_per_minute
+
+
+class StaticSigningSecrets:
+    def __init__(self, secrets: dict[str, list[str]] | None = None) -> None:
+        self.secrets = secrets or {}
+
+    def secrets_for(self, source_id: str, now: datetime) -> list[str]:
+        return self.secrets.get(source_id, [])
 
 
 class InMemorySources:

@@ -1,131 +1,300 @@
-from datetime import UTC, datetime
+"""The ingest use case with in-memory ports: authentication and the consent rules."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from standardwebhooks.webhooks import Webhook
 
 from contactsync.domain.change import ChangeKind
 from contactsync.domain.contact import SubscriptionStatus
-from contactsync.domain.source import ConsentMode, Source, hash_token
-from contactsync.errors import AuthenticationFailed, SourceNotFound
-from contactsync.models.webhook import ContactSubmission
-from contactsync.use_cases.ingest_contacts import IngestContacts
-from tests.unit.fakes import InMemoryContacts, InMemorySources, RecordingPublisher
+from contactsync.domain.source import AuthMode, ConsentMode, Source, TokenHash, hash_token
+from contactsync.domain.subscription_rules import OptInKind
+from contactsync.errors import AuthenticationFailed, RateLimited, SourceNotFound
+from contactsync.use_cases.ingest_contacts import InboundRequest, IngestContacts, IngestDependencies
+from tests.unit.fakes import (
+    CountingRateLimiter,
+    InMemoryContacts,
+    InMemorySources,
+    InMemorySuppression,
+    RecordingOptIns,
+    RecordingPublisher,
+    StaticSigningSecrets,
+)
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+TOKEN = "s3cret-token"
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
-def make_source(mode: ConsentMode = ConsentMode.DOUBLE_OPT_IN, enabled: bool = True) -> Source:
-    return Source(
-        source_id="shop",
-        name="Shop",
-        consent_mode=mode,
-        token_hashes=(hash_token("s3cret-token"),),
-        created_at=NOW,
-        enabled=enabled,
+def make_source(mode: ConsentMode = ConsentMode.DOUBLE_OPT_IN, **changes: Any) -> Source:
+    values: dict[str, Any] = {
+        "source_id": "shop",
+        "name": "Shop",
+        "consent_mode": mode,
+        "token_hashes": (TokenHash(sha256=hash_token(TOKEN)),),
+        "created_at": NOW,
+    }
+    values.update(changes)
+    return Source(**values)
+
+
+@dataclass
+class World:
+    use_case: IngestContacts
+    contacts: InMemoryContacts
+    changes: RecordingPublisher
+    opt_ins: RecordingOptIns
+    suppression: InMemorySuppression
+    clock: list[datetime]
+
+    def send(self, source: Source, *payloads: dict[str, Any]) -> Any:
+        return self.use_case.execute(
+            source, list(payloads), InboundRequest("shop", {}, "", "203.0.113.9", "Zapier")
+        )
+
+    def only_contact(self) -> Any:
+        (contact,) = self.contacts.by_id.values()
+        return contact
+
+
+@pytest.fixture
+def world() -> World:
+    contacts, changes, opt_ins, suppression = (
+        InMemoryContacts(),
+        RecordingPublisher(),
+        RecordingOptIns(),
+        InMemorySuppression(),
     )
-
-
-def make_use_case(source: Source) -> tuple[IngestContacts, InMemoryContacts, RecordingPublisher]:
-    contacts, publisher = InMemoryContacts(), RecordingPublisher()
-    ids = iter(f"id{n}" for n in range(100))
-    use_case = IngestContacts(
-        InMemorySources(source), contacts, publisher, clock=lambda: NOW, new_id=lambda: next(ids)
+    clock = [NOW]
+    ids = iter(f"id{n}" for n in range(1000))
+    deps = IngestDependencies(
+        sources=InMemorySources(make_source()),
+        contacts=contacts,
+        changes=changes,
+        opt_ins=opt_ins,
+        suppression=suppression,
+        rate_limiter=CountingRateLimiter(),
+        signing_secrets=StaticSigningSecrets({"signed": [SECRET]}),
     )
-    return use_case, contacts, publisher
+    use_case = IngestContacts(deps, clock=lambda: clock[0], new_id=lambda: next(ids))
+    return World(use_case, contacts, changes, opt_ins, suppression, clock)
 
 
-def test_new_contact_from_double_opt_in_source_is_pending_and_queued() -> None:
-    # Given a double opt-in source
-    use_case, contacts, publisher = make_use_case(make_source())
-    # When a new address arrives
-    outcome = use_case.execute(make_source(), [ContactSubmission(email="Ada@Example.com", first_name="Ada")])
-    # Then it is stored pending, and one "created" change is queued
+def test_new_contact_from_double_opt_in_source_is_pending_with_one_opt_in(world: World) -> None:
+    # When a new address arrives from a double opt-in source
+    outcome = world.send(make_source(), {"email": "Ada@Example.com", "first_name": "Ada"})
+    # Then it is stored pending, one change is queued,
+    # and one confirmation mail is requested with the request's origin
+    contact = world.only_contact()
     assert outcome.outcomes[0].accepted
-    stored = contacts.by_id["id0"]
-    assert stored.status is SubscriptionStatus.PENDING
-    assert stored.profile.email == "Ada@example.com"
-    assert [(c.contact_id, c.kind) for c in publisher.published] == [("id0", ChangeKind.CREATED)]
-
-
-@pytest.mark.parametrize(
-    ("mode", "status"),
-    [
-        (ConsentMode.CONSENT_ON_FILE, SubscriptionStatus.SUBSCRIBED),
-        (ConsentMode.DATA_ONLY, SubscriptionStatus.NOT_SUBSCRIBED),
-    ],
-)
-def test_initial_status_follows_the_consent_mode(mode: ConsentMode, status: SubscriptionStatus) -> None:
-    use_case, contacts, _ = make_use_case(make_source(mode))
-    use_case.execute(make_source(mode), [ContactSubmission(email="ada@example.com")])
-    assert contacts.by_id["id0"].status is status
-
-
-def test_same_contact_twice_is_one_contact_and_one_change() -> None:
-    use_case, contacts, publisher = make_use_case(make_source())
-    submission = ContactSubmission(email="ada@example.com", first_name="Ada")
-    use_case.execute(make_source(), [submission])
-    # When the same data comes again (a sender retrying)
-    again = use_case.execute(make_source(), [submission])
-    # Then nothing new is written or queued
-    assert again.changes == []
-    assert len(contacts.by_id) == 1
-    assert len(publisher.published) == 1
-
-
-def test_update_keeps_fields_the_request_does_not_carry() -> None:
-    use_case, contacts, publisher = make_use_case(make_source())
-    use_case.execute(
-        make_source(), [ContactSubmission(email="ada@example.com", first_name="Ada", last_name="L")]
+    assert (contact.status, contact.profile.email) == (SubscriptionStatus.PENDING, "Ada@example.com")
+    assert [c.kind for c in world.changes.published] == [ChangeKind.CREATED]
+    (opt_in,) = world.opt_ins.published
+    assert (opt_in.kind, opt_in.request_ip, opt_in.user_agent) == (
+        OptInKind.SUBSCRIPTION,
+        "203.0.113.9",
+        "Zapier",
     )
-    use_case.execute(make_source(), [ContactSubmission(email="ADA@example.com", last_name="Lovelace")])
-    stored = contacts.by_id["id0"]
-    assert (stored.profile.first_name, stored.profile.last_name, stored.version) == ("Ada", "Lovelace", 2)
-    assert publisher.published[-1].kind is ChangeKind.UPDATED
 
 
-def test_losing_a_creation_race_merges_into_the_winner() -> None:
+def test_consent_on_file_needs_evidence_and_then_subscribes_at_once(world: World) -> None:
+    source = make_source(ConsentMode.CONSENT_ON_FILE)
+    refused = world.send(source, {"email": "a@b.co"})
+    assert refused.outcomes[0].problems[0].path == "consent"
+    assert world.contacts.by_id == {}
+    world.send(
+        source,
+        {
+            "email": "a@b.co",
+            "consent_basis": "implied",
+            "consent_obtained_at": "2026-11-01",
+            "consent_method": "purchase",
+        },
+    )
+    contact = world.only_contact()
+    assert contact.status is SubscriptionStatus.SUBSCRIBED
+    assert contact.consent is not None
+    assert contact.consent.expires_at == datetime(2028, 10, 31, tzinfo=UTC)  # CASL: 2 years after a purchase
+    assert world.opt_ins.published == []
+
+
+def test_data_only_source_never_subscribes(world: World) -> None:
+    world.send(make_source(ConsentMode.DATA_ONLY), {"email": "a@b.co"})
+    assert world.only_contact().status is SubscriptionStatus.NOT_SUBSCRIBED
+    assert world.opt_ins.published == []
+
+
+def test_changes_to_a_subscribed_contact_wait_for_confirmation_from_a_double_opt_in_source(
+    world: World,
+) -> None:
+    evidence = {"consent_basis": "express", "consent_obtained_at": "2026-11-01", "consent_method": "form"}
+    world.send(make_source(ConsentMode.CONSENT_ON_FILE), {"email": "a@b.co", "first_name": "Ann", **evidence})
+    # When a double opt-in source sends new data for the subscribed contact
+    world.send(make_source(), {"email": "a@b.co", "first_name": "Anne"})
+    # Then the stored data is unchanged, the change is pending, and a confirmation is requested
+    contact = world.only_contact()
+    assert contact.profile.first_name == "Ann"
+    assert contact.pending_change is not None
+    assert contact.pending_change.profile.first_name == "Anne"
+    assert world.opt_ins.published[-1].kind is OptInKind.CHANGE
+    assert contact.status is SubscriptionStatus.SUBSCRIBED
+
+
+def test_consent_on_file_changes_apply_at_once_and_never_downgrade(world: World) -> None:
+    evidence = {"consent_basis": "express", "consent_obtained_at": "2026-11-01", "consent_method": "form"}
+    source = make_source(ConsentMode.CONSENT_ON_FILE)
+    world.send(source, {"email": "a@b.co", "first_name": "Ann", **evidence})
+    world.send(source, {"email": "a@b.co", "first_name": "Anne", **evidence})
+    world.send(make_source(ConsentMode.DATA_ONLY), {"email": "a@b.co", "last_name": "Roy"})
+    contact = world.only_contact()
+    assert (contact.profile.first_name, contact.profile.last_name) == ("Anne", "Roy")
+    assert contact.status is SubscriptionStatus.SUBSCRIBED
+
+
+def test_an_opted_out_address_is_never_resubscribed_by_a_webhook(world: World) -> None:
+    source = make_source(ConsentMode.CONSENT_ON_FILE)
+    evidence = {"consent_basis": "express", "consent_obtained_at": "2026-11-01", "consent_method": "form"}
+    world.send(source, {"email": "a@b.co", **evidence})
+    world.send(source, {"email": "a@b.co", "type": "contact.unsubscribed"})
+    world.send(source, {"email": "a@b.co", **evidence})
+    world.send(make_source(), {"email": "a@b.co"})
+    assert world.only_contact().status is SubscriptionStatus.UNSUBSCRIBED
+
+
+def test_an_erased_address_comes_back_unsubscribed(world: World) -> None:
+    world.suppression.suppress("EMAIL#a@b.co")
+    world.send(make_source(), {"email": "A@b.co"})
+    assert world.only_contact().status is SubscriptionStatus.UNSUBSCRIBED
+    assert world.opt_ins.published == []
+
+
+def test_a_repeat_is_one_contact_one_change_and_one_mail_within_the_resend_window(world: World) -> None:
+    world.send(make_source(), {"email": "a@b.co", "first_name": "Ann"})
+    world.send(make_source(), {"email": "a@b.co", "first_name": "Ann"})
+    assert (len(world.contacts.by_id), len(world.changes.published), len(world.opt_ins.published)) == (
+        1,
+        1,
+        1,
+    )
+    # A day later the same sign-up sends the mail again
+    world.clock[0] = NOW + timedelta(hours=25)
+    world.send(make_source(), {"email": "a@b.co", "first_name": "Ann"})
+    assert len(world.opt_ins.published) == 2
+
+
+def test_losing_a_creation_race_merges_into_the_winner_without_a_second_mail(world: World) -> None:
     # Given another request creates the same address between our read and our write
-    use_case, contacts, _ = make_use_case(make_source())
-    winner_case, winner_contacts, _ = make_use_case(make_source())
-    winner_case.execute(make_source(), [ContactSubmission(email="ada@example.com")])
-    contacts.lose_next_create_race_to = winner_contacts.by_id["id0"].model_copy(
-        update={"contact_id": "winner"}
+    world.send(make_source(), {"email": "rival@b.co"})
+    winner = world.only_contact()
+    world.contacts = world.use_case._deps.contacts = type(world.contacts)()  # type: ignore[assignment]
+    world.contacts.lose_next_create_race_to = winner.model_copy(
+        update={"contact_id": "winner", "identity_key": "EMAIL#a@b.co", "opt_in_requested_at": NOW}
     )
+    mails_before = len(world.opt_ins.published)
     # When our request stores it
-    use_case.execute(make_source(), [ContactSubmission(email="ada@example.com", first_name="Ada")])
-    # Then there is one contact, the winner's, with our data merged in
-    assert list(contacts.by_id) == ["winner"]
-    assert contacts.by_id["winner"].profile.first_name == "Ada"
+    world.send(make_source(), {"email": "a@b.co", "first_name": "Ada"})
+    # Then there is one contact, the winner's, with our data merged in, and no second mail
+    assert list(world.contacts.by_id) == ["winner"]
+    assert world.contacts.by_id["winner"].profile.first_name == "Ada"
+    assert len(world.opt_ins.published) == mails_before
 
 
-def test_invalid_contacts_are_rejected_with_field_paths_and_others_accepted() -> None:
-    use_case, contacts, _ = make_use_case(make_source())
-    outcome = use_case.execute(
-        make_source(),
-        [
-            ContactSubmission(email="nope"),
-            ContactSubmission(first_name="No identity"),
-            ContactSubmission(email="a@b.co"),
-        ],
+def test_an_email_change_moves_the_contact(world: World) -> None:
+    world.send(make_source(ConsentMode.DATA_ONLY), {"email": "old@b.co", "first_name": "Ann"})
+    world.send(
+        make_source(ConsentMode.DATA_ONLY),
+        {"type": "member.email_changed", "email": "new@b.co", "previous_email": "old@b.co"},
     )
+    contact = world.only_contact()
+    assert (contact.identity_key, contact.profile.email, contact.profile.first_name) == (
+        "EMAIL#new@b.co",
+        "new@b.co",
+        "Ann",
+    )
+    assert world.changes.published[-1].kind is ChangeKind.EMAIL_CHANGED
+    assert world.contacts.find_by_identity("EMAIL#old@b.co") is None
+
+
+def test_an_email_change_onto_another_contacts_address_is_rejected(world: World) -> None:
+    source = make_source(ConsentMode.DATA_ONLY)
+    world.send(source, {"email": "one@b.co"}, {"email": "two@b.co"})
+    outcome = world.send(
+        source, {"type": "member.email_changed", "email": "two@b.co", "previous_email": "one@b.co"}
+    )
+    assert outcome.outcomes[0].problems[0].path == "email"
+
+
+def test_cancelled_members_get_tagged_and_unknown_events_rejected(world: World) -> None:
+    source = make_source(ConsentMode.DATA_ONLY)
+    world.send(source, {"email": "a@b.co"})
+    world.send(source, {"email": "a@b.co", "type": "member.cancelled"})
+    assert world.only_contact().profile.tags == ("cancelled",)
+    outcome = world.send(source, {"email": "a@b.co", "type": "member.teleported"})
+    assert outcome.outcomes[0].problems[0].path == "type"
+
+
+def test_newsletter_box_decides_for_sources_that_require_it(world: World) -> None:
+    source = make_source(newsletter_field_required=True)
+    world.send(source, {"email": "no@b.co", "newsletter": "non"}, {"email": "yes@b.co", "newsletter": "oui"})
+    statuses = {c.profile.email: c.status for c in world.contacts.by_id.values()}
+    assert statuses == {"no@b.co": SubscriptionStatus.NOT_SUBSCRIBED, "yes@b.co": SubscriptionStatus.PENDING}
+
+
+def test_a_batch_is_partly_accepted_with_field_paths(world: World) -> None:
+    outcome = world.send(make_source(), {"email": "nope"}, {"first_name": "No identity"}, {"email": "a@b.co"})
     assert [o.accepted for o in outcome.outcomes] == [False, False, True]
     assert outcome.outcomes[0].problems[0].path == "email"
-    assert "an email or a phone" in outcome.outcomes[1].problems[0].message
-    assert len(contacts.by_id) == 1
+    assert len(world.contacts.by_id) == 1
 
 
-def test_unknown_fields_become_custom_attributes() -> None:
-    use_case, contacts, _ = make_use_case(make_source())
-    use_case.execute(make_source(), [ContactSubmission.model_validate({"email": "a@b.co", "plan": "desk"})])
-    assert contacts.by_id["id0"].profile.custom_attributes == {"plan": "desk"}
-
-
-def test_authentication_needs_an_enabled_source_and_its_token() -> None:
-    use_case, _, _ = make_use_case(make_source())
-    assert use_case.authenticate("shop", "s3cret-token").source_id == "shop"
+def test_bearer_token_authentication(world: World) -> None:
+    request = InboundRequest("shop", {"authorization": f"Bearer {TOKEN}"}, "{}")
+    assert world.use_case.authenticate(request).source_id == "shop"
     with pytest.raises(AuthenticationFailed):
-        use_case.authenticate("shop", "wrong")
+        world.use_case.authenticate(InboundRequest("shop", {"authorization": "Bearer nope"}, "{}"))
+    with pytest.raises(AuthenticationFailed):
+        world.use_case.authenticate(InboundRequest("shop", {}, "{}"))
     with pytest.raises(SourceNotFound):
-        use_case.authenticate("elsewhere", "s3cret-token")
-    disabled_case, _, _ = make_use_case(make_source(enabled=False))
-    with pytest.raises(SourceNotFound):
-        disabled_case.authenticate("shop", "s3cret-token")
+        world.use_case.authenticate(InboundRequest("elsewhere", {"authorization": f"Bearer {TOKEN}"}, "{}"))
+
+
+def test_a_rotated_token_works_until_its_grace_period_ends(world: World) -> None:
+    old = TokenHash(sha256=hash_token("old-token"), valid_until=NOW + timedelta(hours=1))
+    world.use_case._deps.sources.put(make_source(token_hashes=(TokenHash(sha256=hash_token(TOKEN)), old)))
+    assert world.use_case.authenticate(InboundRequest("shop", {"authorization": "Bearer old-token"}, "{}"))
+    world.clock[0] = NOW + timedelta(hours=2)
+    with pytest.raises(AuthenticationFailed):
+        world.use_case.authenticate(InboundRequest("shop", {"authorization": "Bearer old-token"}, "{}"))
+
+
+def test_standard_webhooks_signature_is_verified(world: World) -> None:
+    world.use_case._deps.sources.put(make_source(source_id="signed", auth_mode=AuthMode.STANDARD_WEBHOOKS))
+    body = json.dumps({"email": "a@b.co"})
+    world.clock[0] = datetime.now(UTC)
+    sent_at = datetime.now(UTC)
+    signature = Webhook(SECRET).sign("msg_1", sent_at, body)
+    headers = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": str(int(sent_at.timestamp())),
+        "webhook-signature": signature,
+    }
+    assert world.use_case.authenticate(InboundRequest("signed", headers, body)).source_id == "signed"
+    for broken in ({**headers, "webhook-signature": "v1,AAAA"}, {**headers, "webhook-timestamp": "1"}, {}):
+        with pytest.raises(AuthenticationFailed):
+            world.use_case.authenticate(InboundRequest("signed", broken, body))
+    with pytest.raises(AuthenticationFailed):
+        world.use_case.authenticate(InboundRequest("signed", headers, body.replace("a@b", "x@b")))
+
+
+def test_over_the_rate_limit_is_refused(world: World) -> None:
+    world.use_case._deps.sources.put(make_source(rate_limit_per_minute=2))
+    request = InboundRequest("shop", {"authorization": f"Bearer {TOKEN}"}, "{}")
+    world.use_case.authenticate(request)
+    world.use_case.authenticate(request)
+    with pytest.raises(RateLimited):
+        world.use_case.authenticate(request)

@@ -8,15 +8,21 @@ from contactsync.errors import MalformedBody, PayloadTooLarge, UnsupportedMediaT
 
 def test_json_object_is_one_contact() -> None:
     document = parse_document('{"email": "a@b.co"}', "application/json; charset=utf-8", 1024)
-    assert [s.email for s in parse_submissions(document, 10)] == ["a@b.co"]
+    assert parse_submissions(document, 10) == [{"email": "a@b.co"}]
 
 
 def test_form_encoded_body_as_zapier_sends_it() -> None:
     document = parse_document(
         "email=ada%40example.com&first_name=Ada", "application/x-www-form-urlencoded", 1024
     )
-    (submission,) = parse_submissions(document, 10)
-    assert (submission.email, submission.first_name) == ("ada@example.com", "Ada")
+    assert parse_submissions(document, 10) == [{"email": "ada@example.com", "first_name": "Ada"}]
+
+
+def test_form_encoded_repeated_and_bracketed_keys_become_lists() -> None:
+    document = parse_document(
+        "email=a%40b.co&lists[]=news&lists[]=events", "application/x-www-form-urlencoded", 1024
+    )
+    assert document == {"email": "a@b.co", "lists": ["news", "events"]}
 
 
 def test_batch_under_contacts_key() -> None:
@@ -30,10 +36,26 @@ def test_too_many_contacts_is_a_validation_error() -> None:
     assert refused.value.problems[0].path == "contacts"
 
 
-def test_wrong_types_name_the_field_path() -> None:
+def test_items_that_are_not_objects_name_their_path() -> None:
     with pytest.raises(ValidationFailed) as refused:
-        parse_submissions({"contacts": [{"email": "a@b.co"}, {"email": 42}]}, 10)
-    assert refused.value.problems[0].path == "contacts[1].email"
+        parse_submissions({"contacts": [{"email": "a@b.co"}, "a@b.co"]}, 10)
+    assert refused.value.problems[0].path == "contacts[1]"
+
+
+@pytest.mark.parametrize(
+    ("document", "path"),
+    [
+        ({"email": "a@b.co", "note": "x" * 10_001}, "note"),
+        ({"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": {"i": 1}}}}}}}}}, "a.b.c.d.e.f.g.h"),
+        ({f"k{n}": n for n in range(201)}, "body"),
+    ],
+)
+def test_huge_strings_deep_nesting_and_huge_objects_are_refused(
+    document: dict[str, object], path: str
+) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        parse_submissions(document, 10)
+    assert refused.value.problems[0].path == path
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,9 @@ COMPLETE = {
     "CONTACTSYNC_IDEMPOTENCY_TABLE": "idempotency",
     "CONTACTSYNC_PUSH_QUEUE_URL": "https://sqs.example/queue",
     "CONTACTSYNC_DESTINATION_SECRET_ID": "arn:secret",
+    "CONTACTSYNC_MAIL_QUEUE_URL": "https://sqs.example/mail",
+    "CONTACTSYNC_SOURCE_SECRET_ID": "arn:sources",
+    "CONTACTSYNC_SUPPRESSION_KEY_SECRET_ID": "arn:suppression",
 }
 
 

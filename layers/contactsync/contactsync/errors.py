@@ -112,3 +112,17 @@ class DeliveryFailed(ContactsyncError):
 
     def __post_init__(self) -> None:
         super().__init__(f"delivery to {self.destination_id} failed: {self.reason}")
+
+
+class RequestInProgress(ClientError):
+    """The same idempotency key is being processed right now."""
+
+    status = HTTPStatus.CONFLICT
+    code = "request_in_progress"
+    public_message = "A request with this idempotency key is still being processed; retry shortly."
+
+
+class IdempotencyKeyReused(ClientError):
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+    code = "idempotency_key_reused"
+    public_message = "This idempotency key was already used with a different body."

@@ -10,10 +10,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from contactsync.domain.change import ContactChange
     from contactsync.domain.contact import Contact
     from contactsync.domain.destination import Destination
     from contactsync.domain.source import Source
+    from contactsync.models.queue_messages import OptInRequest
 
 
 class ContactRepository(Protocol):
@@ -29,7 +32,37 @@ class ContactRepository(Protocol):
         """Replace the stored contact if it is still at ``expected_version``; False otherwise."""
         ...
 
+    def move_identity(self, contact: Contact, previous_identity_key: str, expected_version: int) -> bool:
+        """Move a contact to a new identity (email change) atomically; False on any conflict."""
+        ...
+
     def get_many(self, contact_ids: Sequence[str]) -> dict[str, Contact]: ...
+
+
+class OptInRequestPublisher(Protocol):
+    def publish(self, requests: Sequence[OptInRequest]) -> None:
+        """Queue confirmation mails; raises ``ServiceUnavailable`` if any is not queued."""
+        ...
+
+
+class SuppressionList(Protocol):
+    """Addresses that opted out or were erased, kept only as keyed hashes."""
+
+    def is_suppressed(self, identity_key: str) -> bool: ...
+
+    def suppress(self, identity_key: str) -> None: ...
+
+
+class RateLimiter(Protocol):
+    def allow(self, key: str, limit_per_minute: int, now: datetime) -> bool:
+        """Count one request under ``key`` for the current minute; False past the limit."""
+        ...
+
+
+class SourceSigningSecrets(Protocol):
+    def secrets_for(self, source_id: str, now: datetime) -> list[str]:
+        """The Standard Webhooks secrets valid now (the current one, and the previous one during rotation)."""
+        ...
 
 
 class SourceRepository(Protocol):

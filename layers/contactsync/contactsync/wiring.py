@@ -6,9 +6,17 @@ cases themselves with fakes or local endpoints.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
 from functools import lru_cache
+from typing import Any
 
 import requests
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
 
 from contactsync.adapters import aws_clients
 from contactsync.adapters.destination_credentials import SecretsManagerDestinationCredentials
@@ -18,23 +26,62 @@ from contactsync.adapters.dynamodb_configuration import (
     DynamoSourceRepository,
 )
 from contactsync.adapters.dynamodb_contacts import DynamoContactRepository
+from contactsync.adapters.dynamodb_guards import DynamoRateLimiter, DynamoSuppressionList
+from contactsync.adapters.secret_values import CachedSecret
 from contactsync.adapters.signed_webhook import SignedWebhookGateway
-from contactsync.adapters.sqs_change_publisher import SqsChangePublisher
+from contactsync.adapters.source_signing_secrets import SecretsManagerSourceSigningSecrets
+from contactsync.adapters.sqs_change_publisher import SqsChangePublisher, SqsOptInRequestPublisher
 from contactsync.settings import get_settings
 from contactsync.use_cases.deliver_changes import DeliverChanges
-from contactsync.use_cases.ingest_contacts import IngestContacts
+from contactsync.use_cases.ingest_contacts import IngestContacts, IngestDependencies
 from contactsync.use_cases.start_due_jobs import StartDueJobs
 
 
 @lru_cache(maxsize=1)
 def ingest_contacts() -> IngestContacts:
     settings = get_settings()
-    client = aws_clients.dynamodb_client()
-    return IngestContacts(
-        sources=DynamoSourceRepository(client, settings.contacts_table),
-        contacts=DynamoContactRepository(client, settings.contacts_table),
-        publisher=SqsChangePublisher(aws_clients.sqs_client(), settings.push_queue_url),
+    dynamodb = aws_clients.dynamodb_client()
+    secrets = aws_clients.secrets_manager_client()
+    deps = IngestDependencies(
+        sources=DynamoSourceRepository(dynamodb, settings.contacts_table),
+        contacts=DynamoContactRepository(dynamodb, settings.contacts_table),
+        changes=SqsChangePublisher(aws_clients.sqs_client(), settings.push_queue_url),
+        opt_ins=SqsOptInRequestPublisher(aws_clients.sqs_client(), settings.mail_queue_url),
+        suppression=DynamoSuppressionList(
+            dynamodb, settings.contacts_table, CachedSecret(secrets, settings.suppression_key_secret_id)
+        ),
+        rate_limiter=DynamoRateLimiter(dynamodb, settings.contacts_table),
+        signing_secrets=SecretsManagerSourceSigningSecrets(secrets, settings.source_secret_id),
     )
+    return IngestContacts(deps, resend_interval=timedelta(hours=settings.opt_in_resend_hours))
+
+
+@lru_cache(maxsize=1)
+def idempotency_config() -> IdempotencyConfig:
+    settings = get_settings()
+    return IdempotencyConfig(
+        event_key_jmespath="key",
+        payload_validation_jmespath="body_sha256",
+        expires_after_seconds=int(settings.idempotency_hours * 3600),
+        raise_on_no_idempotency_key=True,
+    )
+
+
+@lru_cache(maxsize=1)
+def idempotent_ingest() -> Callable[..., Any]:
+    """Run an ingest once per (source, webhook-id or Idempotency-Key); replays get the first answer."""
+    settings = get_settings()
+    persistence = DynamoDBPersistenceLayer(
+        table_name=settings.idempotency_table, boto3_client=aws_clients.dynamodb_client()
+    )
+
+    def run_once(request: dict[str, str], work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        return work()
+
+    wrapped: Callable[..., Any] = idempotent_function(
+        data_keyword_argument="request", persistence_store=persistence, config=idempotency_config()
+    )(run_once)
+    return wrapped
 
 
 @lru_cache(maxsize=1)

@@ -15,7 +15,13 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from contactsync.adapters.dynamodb_items import error_code, from_item, raise_if_unavailable, to_item
-from contactsync.domain.contact import Contact, ContactProfile, SubscriptionStatus
+from contactsync.domain.contact import (
+    ConsentEvidence,
+    Contact,
+    ContactProfile,
+    PendingChange,
+    SubscriptionStatus,
+)
 from contactsync.errors import ServiceUnavailable
 
 if TYPE_CHECKING:
@@ -28,7 +34,7 @@ BATCH_GET_LIMIT = 100
 
 
 class ContactItem(BaseModel):
-    """The stored shape of a contact: flat attributes, ISO timestamps."""
+    """The stored shape of a contact: keys and status at the top, the profile as a map."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -36,13 +42,12 @@ class ContactItem(BaseModel):
     sk: str = PROFILE_SK
     contact_id: str
     identity_key: str
-    email: str | None = None
-    phone: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    language: str = "en"
-    custom_attributes: dict[str, str] = {}
     status: str
+    profile: dict[str, Any]
+    lists: dict[str, str] = {}
+    consent: dict[str, Any] | None = None
+    pending_change: str | None = None  # JSON: opaque until confirmed
+    opt_in_requested_at: str | None = None
     source_id: str
     version: int
     created_at: str
@@ -50,18 +55,18 @@ class ContactItem(BaseModel):
 
     @classmethod
     def from_contact(cls, contact: Contact) -> ContactItem:
-        profile = contact.profile
         return cls(
             pk=contact_pk(contact.contact_id),
             contact_id=contact.contact_id,
             identity_key=contact.identity_key,
-            email=profile.email,
-            phone=profile.phone,
-            first_name=profile.first_name,
-            last_name=profile.last_name,
-            language=profile.language,
-            custom_attributes=dict(profile.custom_attributes),
             status=contact.status.value,
+            profile=contact.profile.model_dump(mode="json", exclude_none=True),
+            lists={name: status.value for name, status in contact.lists.items()},
+            consent=contact.consent.model_dump(mode="json", exclude_none=True) if contact.consent else None,
+            pending_change=contact.pending_change.model_dump_json() if contact.pending_change else None,
+            opt_in_requested_at=contact.opt_in_requested_at.isoformat()
+            if contact.opt_in_requested_at
+            else None,
             source_id=contact.source_id,
             version=contact.version,
             created_at=contact.created_at.isoformat(),
@@ -72,15 +77,16 @@ class ContactItem(BaseModel):
         return Contact(
             contact_id=self.contact_id,
             identity_key=self.identity_key,
-            profile=ContactProfile(
-                email=self.email,
-                phone=self.phone,
-                first_name=self.first_name,
-                last_name=self.last_name,
-                language=self.language,
-                custom_attributes=self.custom_attributes,
-            ),
+            profile=ContactProfile.model_validate(self.profile),
             status=SubscriptionStatus(self.status),
+            lists={name: SubscriptionStatus(status) for name, status in self.lists.items()},
+            consent=ConsentEvidence.model_validate(self.consent) if self.consent else None,
+            pending_change=PendingChange.model_validate_json(self.pending_change)
+            if self.pending_change
+            else None,
+            opt_in_requested_at=datetime.fromisoformat(self.opt_in_requested_at)
+            if self.opt_in_requested_at
+            else None,
             source_id=self.source_id,
             version=self.version,
             created_at=datetime.fromisoformat(self.created_at),
@@ -88,9 +94,9 @@ class ContactItem(BaseModel):
         )
 
     def attributes(self) -> dict[str, Any]:
-        values = self.model_dump()
-        if not values["custom_attributes"]:
-            values.pop("custom_attributes")
+        values = self.model_dump(exclude_none=True)
+        if not values["lists"]:
+            values.pop("lists")
         return values
 
 
@@ -172,6 +178,48 @@ class DynamoContactRepository:
             if error_code(error) == "ConditionalCheckFailedException":
                 return False
             raise_if_unavailable(error)
+            raise
+        return True
+
+    def move_identity(self, contact: Contact, previous_identity_key: str, expected_version: int) -> bool:
+        item = ContactItem.from_contact(contact)
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Delete": {
+                            "TableName": self._table,
+                            "Key": to_item({"pk": previous_identity_key, "sk": GUARD_SK}),
+                            "ConditionExpression": "contact_id = :id",
+                            "ExpressionAttributeValues": to_item({":id": contact.contact_id}),
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": to_item(
+                                {"pk": contact.identity_key, "sk": GUARD_SK, "contact_id": contact.contact_id}
+                            ),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": to_item(item.attributes()),
+                            "ConditionExpression": "#version = :expected",
+                            "ExpressionAttributeNames": {"#version": "version"},
+                            "ExpressionAttributeValues": to_item({":expected": expected_version}),
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if error_code(error) == "TransactionCanceledException" and _condition_failed(error):
+                return False
+            raise_if_unavailable(error)
+            if error_code(error) == "TransactionCanceledException":
+                raise ServiceUnavailable("the contact store is busy") from error
             raise
         return True
 

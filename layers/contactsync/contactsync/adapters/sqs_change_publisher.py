@@ -1,4 +1,4 @@
-"""Queue contact changes for the Push function with SendMessageBatch (10 a call)."""
+"""Queue messages with SendMessageBatch (10 a call): changes for Push, confirmation mails for Mail."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from contactsync.errors import ServiceUnavailable
-from contactsync.models.queue_messages import PushMessage
+from contactsync.models.queue_messages import OptInRequest, PushMessage
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -17,23 +17,29 @@ if TYPE_CHECKING:
     from contactsync.domain.change import ContactChange
 
 SEND_BATCH_LIMIT = 10
+SEND_BATCH_BYTES = 256 * 1024
 ATTEMPTS = 3
 
 
-class SqsChangePublisher:
-    """``ChangePublisher`` on an SQS queue. Failed entries are retried, then reported."""
+class SqsBatchSender:
+    """Sends bodies in batches within SQS's limits; failed entries are retried, then reported."""
 
     def __init__(self, client: SQSClient, queue_url: str) -> None:
         self._client = client
         self._queue_url = queue_url
 
-    def publish(self, changes: Sequence[ContactChange]) -> None:
-        entries: list[SendMessageBatchRequestEntryTypeDef] = [
-            {"Id": str(index), "MessageBody": PushMessage(change=change).model_dump_json()}
-            for index, change in enumerate(changes)
-        ]
-        for start in range(0, len(entries), SEND_BATCH_LIMIT):
-            self._send_with_retries(entries[start : start + SEND_BATCH_LIMIT])
+    def send(self, bodies: Sequence[str]) -> None:
+        batch: list[SendMessageBatchRequestEntryTypeDef] = []
+        batch_bytes = 0
+        for index, body in enumerate(bodies):
+            size = len(body.encode())
+            if batch and (len(batch) == SEND_BATCH_LIMIT or batch_bytes + size > SEND_BATCH_BYTES):
+                self._send_with_retries(batch)
+                batch, batch_bytes = [], 0
+            batch.append({"Id": str(index), "MessageBody": body})
+            batch_bytes += size
+        if batch:
+            self._send_with_retries(batch)
 
     def _send_with_retries(self, entries: list[SendMessageBatchRequestEntryTypeDef]) -> None:
         pending = entries
@@ -46,4 +52,24 @@ class SqsChangePublisher:
             pending = [entry for entry in pending if entry["Id"] in failed_ids]
             if not pending:
                 return
-        raise ServiceUnavailable(f"{len(pending)} change(s) could not be queued for delivery")
+        raise ServiceUnavailable(f"{len(pending)} message(s) could not be queued")
+
+
+class SqsChangePublisher:
+    """``ChangePublisher`` on the push queue."""
+
+    def __init__(self, client: SQSClient, queue_url: str) -> None:
+        self._sender = SqsBatchSender(client, queue_url)
+
+    def publish(self, changes: Sequence[ContactChange]) -> None:
+        self._sender.send([PushMessage(change=change).model_dump_json() for change in changes])
+
+
+class SqsOptInRequestPublisher:
+    """``OptInRequestPublisher`` on the mail queue."""
+
+    def __init__(self, client: SQSClient, queue_url: str) -> None:
+        self._sender = SqsBatchSender(client, queue_url)
+
+    def publish(self, requests: Sequence[OptInRequest]) -> None:
+        self._sender.send([request.model_dump_json() for request in requests])

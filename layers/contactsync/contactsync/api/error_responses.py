@@ -14,7 +14,7 @@ from contactsync.observability import logger
 
 def error_response(status: HTTPStatus, body: ErrorBody) -> Response[str]:
     headers: dict[str, str | list[str]] = {}
-    if status in {HTTPStatus.SERVICE_UNAVAILABLE, HTTPStatus.TOO_MANY_REQUESTS}:
+    if status in {HTTPStatus.SERVICE_UNAVAILABLE, HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.CONFLICT}:
         headers["Retry-After"] = "5"
     return Response(
         status_code=status.value,

@@ -1,12 +1,10 @@
-"""Parse an ingest body: JSON or form-encoded, one contact or a batch, within size limits."""
+"""Parse an ingest body: JSON or form-encoded, one contact or a batch, within size and shape limits."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 from urllib.parse import parse_qsl
-
-from pydantic import ValidationError
 
 from contactsync.errors import (
     FieldProblem,
@@ -15,10 +13,12 @@ from contactsync.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
-from contactsync.models.webhook import ContactSubmission
 
 JSON_TYPES = frozenset({"application/json"})
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded"})
+MAX_DEPTH = 8
+MAX_STRING = 10_000
+MAX_KEYS = 200
 
 
 def media_type(content_type: str | None) -> str:
@@ -34,18 +34,30 @@ def parse_document(body: str | None, content_type: str | None, max_bytes: int) -
     if kind in JSON_TYPES or (kind.startswith("application/") and kind.endswith("+json")):
         try:
             return json.loads(raw)
-        except (json.JSONDecodeError, RecursionError):
+        except (json.JSONDecodeError, RecursionError, UnicodeDecodeError):
             raise MalformedBody("The body is not valid JSON.") from None
     if kind in FORM_TYPES:
-        return dict(parse_qsl(raw, keep_blank_values=False))
+        return form_document(raw)
     raise UnsupportedMediaType
 
 
-def parse_submissions(document: Any, max_contacts: int) -> list[ContactSubmission]:
+def form_document(raw: str) -> dict[str, Any]:
+    """Form fields, with Zapier's dotted or bracketed keys (``member.email``, ``lists[]``) kept usable."""
+    document: dict[str, Any] = {}
+    for key, value in parse_qsl(raw, keep_blank_values=False):
+        name = key.removesuffix("[]")
+        if name in document:
+            existing = document[name]
+            document[name] = [*existing, value] if isinstance(existing, list) else [existing, value]
+        else:
+            document[name] = value
+    return document
+
+
+def parse_submissions(document: Any, max_contacts: int) -> list[dict[str, Any]]:
     """One contact (an object) or a batch (``{"contacts": [...]}`` or a bare array)."""
     if isinstance(document, dict) and "contacts" in document:
-        items = document["contacts"]
-        prefix = "contacts"
+        items, prefix = document["contacts"], "contacts"
     elif isinstance(document, list):
         items, prefix = document, ""
     elif isinstance(document, dict):
@@ -56,23 +68,38 @@ def parse_submissions(document: Any, max_contacts: int) -> list[ContactSubmissio
         raise ValidationFailed([FieldProblem("contacts", "must be a non-empty array")])
     if len(items) > max_contacts:
         raise ValidationFailed([FieldProblem("contacts", f"at most {max_contacts} contacts per request")])
-    submissions: list[ContactSubmission] = []
     problems: list[FieldProblem] = []
     for index, item in enumerate(items):
-        where = f"{prefix}[{index}]" if prefix is not None else ""
-        try:
-            submissions.append(ContactSubmission.model_validate(item))
-        except ValidationError as error:
-            problems.extend(
-                FieldProblem(_join(where, issue["loc"]), issue["msg"])
-                for issue in error.errors(include_input=False)
-            )
+        where = f"{prefix}[{index}]" if prefix is not None else "body"
+        if not isinstance(item, dict):
+            problems.append(FieldProblem(where, "must be an object"))
+            continue
+        problem = shape_problem(item, where, depth=1)
+        if problem:
+            problems.append(problem)
     if problems:
         raise ValidationFailed(problems)
-    return submissions
+    return items
 
 
-def _join(prefix: str, location: tuple[int | str, ...]) -> str:
-    parts = [prefix] if prefix else []
-    parts.extend(str(part) for part in location)
-    return ".".join(parts) or "body"
+def shape_problem(value: Any, where: str, depth: int) -> FieldProblem | None:
+    """Refuse deep nesting, huge strings and huge objects before any mapping runs."""
+    if depth > MAX_DEPTH:
+        return FieldProblem(where, f"nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, str) and len(value) > MAX_STRING:
+        return FieldProblem(where, f"longer than {MAX_STRING} characters")
+    if isinstance(value, dict):
+        if len(value) > MAX_KEYS:
+            return FieldProblem(where, f"more than {MAX_KEYS} fields")
+        for key, child in value.items():
+            found = shape_problem(child, f"{where}.{key}" if where != "body" else str(key), depth + 1)
+            if found:
+                return found
+    if isinstance(value, list):
+        if len(value) > MAX_KEYS:
+            return FieldProblem(where, f"more than {MAX_KEYS} items")
+        for index, child in enumerate(value):
+            found = shape_problem(child, f"{where}[{index}]", depth + 1)
+            if found:
+                return found
+    return None

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 class ChangeKind(StrEnum):
     CREATED = "created"
     UPDATED = "updated"
+    EMAIL_CHANGED = "email_changed"
     CONFIRMED = "confirmed"
     UNSUBSCRIBED = "unsubscribed"
     ERASED = "erased"

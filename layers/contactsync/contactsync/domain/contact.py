@@ -25,6 +25,32 @@ class SubscriptionStatus(StrEnum):
     UNSUBSCRIBED = "unsubscribed"  # opted out: sticky
 
 
+class ConsentBasis(StrEnum):
+    EXPRESS = "express"
+    IMPLIED = "implied"
+
+
+class ConsentEvidence(BaseModel):
+    """Consent obtained elsewhere, as a ``consent_on_file`` source must prove it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    basis: ConsentBasis
+    obtained_at: datetime
+    method: str = Field(min_length=1, max_length=200, description="how: form, purchase, paper, event ...")
+    expires_at: datetime | None = Field(default=None, description="implied consent lapses (CASL)")
+
+
+class PostalAddress(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    street: str | None = Field(default=None, max_length=300)
+    city: str | None = Field(default=None, max_length=120)
+    region: str | None = Field(default=None, max_length=120)
+    postal_code: str | None = Field(default=None, max_length=20)
+    country: str | None = Field(default=None, max_length=60)
+
+
 class ContactProfile(BaseModel):
     """The personal data a contact carries; everything a destination may receive."""
 
@@ -32,15 +58,30 @@ class ContactProfile(BaseModel):
 
     email: str | None = None
     phone: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    language: str = "en"
+    first_name: str | None = Field(default=None, max_length=200)
+    last_name: str | None = Field(default=None, max_length=200)
+    language: str = Field(default="en", pattern=r"^[a-z]{2}$")
+    address: PostalAddress | None = None
+    birthday: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    plan: str | None = Field(default=None, max_length=200)
+    tags: tuple[str, ...] = ()
     custom_attributes: dict[str, str] = Field(default_factory=dict)
 
     def fingerprint(self) -> str:
         """A stable hash of the content, to tell a real change from a repeat."""
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class PendingChange(BaseModel):
+    """Changes to a subscribed contact that wait for the owner of the address to confirm."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    profile: ContactProfile
+    lists: tuple[str, ...] = ()
+    source_id: str
+    requested_at: datetime
 
 
 class Contact(BaseModel):
@@ -52,6 +93,10 @@ class Contact(BaseModel):
     identity_key: str = Field(description="EMAIL#<key> or PHONE#<e164>: what makes the contact unique")
     profile: ContactProfile
     status: SubscriptionStatus
+    lists: dict[str, SubscriptionStatus] = Field(default_factory=dict)
+    consent: ConsentEvidence | None = None
+    pending_change: PendingChange | None = None
+    opt_in_requested_at: datetime | None = None
     source_id: str
     version: int = Field(ge=1)
     created_at: datetime

@@ -38,6 +38,11 @@ CANONICAL_FIELDS = frozenset(
         "region",
         "postal_code",
         "country",
+        "previous_email",
+        "consent_basis",
+        "consent_obtained_at",
+        "consent_method",
+        "consent_expires_at",
     }
 )
 
@@ -49,6 +54,8 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "full_name": ("name", "full_name", "fullname", "nom_complet"),
     "phone": ("phone", "phone_number", "mobile", "telephone", "tel", "cellulaire"),
     "language": ("language", "lang", "locale", "langue"),
+    "newsletter": ("newsletter", "infolettre", "opt_in", "optin", "marketing_opt_in", "accepts_marketing"),
+    "previous_email": ("previous_email", "old_email", "ancien_courriel"),
 }
 ALIAS_TO_FIELD = {alias: target for target, aliases in _ALIASES.items() for alias in aliases}
 

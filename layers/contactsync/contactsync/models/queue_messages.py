@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from contactsync.domain.change import ContactChange
+from contactsync.domain.subscription_rules import OptInKind
 
 
 class PushMessage(BaseModel):
@@ -17,3 +20,18 @@ class PushMessage(BaseModel):
 
     def deduplication_id(self) -> str:
         return f"{self.change.contact_id}:{self.change.version}"
+
+
+class OptInRequest(BaseModel):
+    """A confirmation mail to send (the Mail queue), with what the consent record needs of the request."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: int = 1
+    contact_id: str
+    contact_version: int = Field(ge=1)
+    kind: OptInKind
+    source_id: str
+    requested_at: datetime
+    request_ip: str | None = None
+    user_agent: str | None = Field(default=None, max_length=500)

@@ -1,23 +1,67 @@
-"""Ingest: authenticate the source, validate each contact, store it, queue the change."""
+"""Ingest: authenticate the source, map and validate each contact, apply the consent rules, store, queue.
+
+Contacts are stored before their changes and confirmation mails are queued;
+if queueing fails the request fails (503) and the sender retries, which is
+safe: a repeated request finds the contact unchanged and queues nothing new.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
-from pydantic import ValidationError
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from contactsync.domain.candidates import CandidateRejected, build_candidate
 from contactsync.domain.change import ChangeKind, ContactChange
-from contactsync.domain.contact import Contact, ContactProfile, SubscriptionStatus, identity_key_for, utc_now
-from contactsync.domain.identity import InvalidIdentity, normalise_email, normalise_phone
-from contactsync.domain.source import ConsentMode, Source
-from contactsync.errors import AuthenticationFailed, FieldProblem, ServiceUnavailable, SourceNotFound
-from contactsync.models.webhook import ContactSubmission
-from contactsync.ports import ChangePublisher, ContactRepository, SourceRepository
+from contactsync.domain.contact import Contact, identity_key_for, utc_now
+from contactsync.domain.identity import email_key
+from contactsync.domain.source import AuthMode, EventAction, Source
+from contactsync.domain.subscription_rules import (
+    Candidate,
+    Decision,
+    RuleContext,
+    decide_existing,
+    decide_new,
+    merge_profile,
+)
+from contactsync.errors import (
+    AuthenticationFailed,
+    FieldProblem,
+    RateLimited,
+    ServiceUnavailable,
+    SourceNotFound,
+)
+from contactsync.models.queue_messages import OptInRequest
+from contactsync.ports import (
+    ChangePublisher,
+    ContactRepository,
+    OptInRequestPublisher,
+    RateLimiter,
+    SourceRepository,
+    SourceSigningSecrets,
+    SuppressionList,
+)
 
 SAVE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class InboundRequest:
+    """What the use case needs of the HTTP request: credentials, body, and where it came from."""
+
+    source_id: str
+    headers: Mapping[str, str]  # lowercased names
+    raw_body: str
+    client_ip: str | None = None
+    user_agent: str | None = None
+
+    def bearer_token(self) -> str | None:
+        scheme, _, token = self.headers.get("authorization", "").partition(" ")
+        return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 @dataclass(frozen=True)
@@ -35,144 +79,164 @@ class ContactOutcome:
 class IngestOutcome:
     outcomes: list[ContactOutcome]
     changes: list[ContactChange]
+    opt_in_requests: list[OptInRequest]
+
+
+@dataclass
+class IngestDependencies:
+    sources: SourceRepository
+    contacts: ContactRepository
+    changes: ChangePublisher
+    opt_ins: OptInRequestPublisher
+    suppression: SuppressionList
+    rate_limiter: RateLimiter
+    signing_secrets: SourceSigningSecrets
 
 
 class IngestContacts:
     def __init__(
         self,
-        sources: SourceRepository,
-        contacts: ContactRepository,
-        publisher: ChangePublisher,
+        deps: IngestDependencies,
+        resend_interval: timedelta = timedelta(hours=24),
         clock: Callable[[], datetime] = utc_now,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
-        self._sources = sources
-        self._contacts = contacts
-        self._publisher = publisher
+        self._deps = deps
+        self._resend_interval = resend_interval
         self._clock = clock
         self._new_id = new_id
 
-    def authenticate(self, source_id: str, bearer_token: str | None) -> Source:
-        """The enabled source that owns this token; unknown and disabled sources look alike (404)."""
-        source = self._sources.get(source_id)
+    # ------------------------------------------------------------------ who is sending
+    def authenticate(self, request: InboundRequest) -> Source:
+        """The enabled source this request proves to come from.
+
+        Unknown and disabled sources look alike (404); every credential failure
+        looks alike (401), so a caller learns nothing about which part was wrong.
+        """
+        source = self._deps.sources.get(request.source_id)
         if source is None or not source.enabled:
             raise SourceNotFound
-        if not bearer_token or not source.accepts_token(bearer_token):
+        now = self._clock()
+        if source.auth_mode is AuthMode.BEARER_TOKEN:
+            token = request.bearer_token()
+            if token is None or not source.accepts_token(token, now):
+                raise AuthenticationFailed
+        elif not self._signature_valid(source, request, now):
             raise AuthenticationFailed
+        if not self._deps.rate_limiter.allow(f"source:{source.source_id}", source.rate_limit_per_minute, now):
+            raise RateLimited
         return source
 
-    def execute(self, source: Source, submissions: Sequence[ContactSubmission]) -> IngestOutcome:
-        """Store every valid submission, then queue all changes in batches.
+    def _signature_valid(self, source: Source, request: InboundRequest, now: datetime) -> bool:
+        headers = {
+            name: request.headers.get(name, "")
+            for name in ("webhook-id", "webhook-timestamp", "webhook-signature")
+        }
+        if not all(headers.values()):
+            return False
+        for secret in self._deps.signing_secrets.secrets_for(source.source_id, now):
+            try:
+                Webhook(secret).verify(request.raw_body, headers)  # 5-minute tolerance, constant-time compare
+            except (WebhookVerificationError, ValueError, TypeError):
+                continue
+            return True
+        return False
 
-        Contacts are stored before the changes are queued; if queueing fails the
-        request fails (503) and the sender retries, which is safe because an
-        unchanged contact produces no new change.
-        """
+    # ------------------------------------------------------------------ what it sends
+    def execute(
+        self, source: Source, payloads: Sequence[Mapping[str, Any]], request: InboundRequest
+    ) -> IngestOutcome:
+        now = self._clock()
+        ctx = RuleContext(source=source, now=now, resend_interval=self._resend_interval)
         outcomes: list[ContactOutcome] = []
         changes: list[ContactChange] = []
-        for index, submission in enumerate(submissions):
+        opt_ins: list[OptInRequest] = []
+        for index, payload in enumerate(payloads):
             try:
-                profile = to_profile(submission, source)
-            except ProfileRejected as rejected:
+                candidate = build_candidate(payload, source)
+            except CandidateRejected as rejected:
                 outcomes.append(ContactOutcome(index=index, problems=rejected.problems))
                 continue
-            contact, change = self._save(profile, source)
-            outcomes.append(ContactOutcome(index=index, contact_id=contact.contact_id))
-            if change is not None:
-                changes.append(change)
-        if changes:
-            self._publisher.publish(changes)
-        return IngestOutcome(outcomes=outcomes, changes=changes)
-
-    def _save(self, profile: ContactProfile, source: Source) -> tuple[Contact, ContactChange | None]:
-        identity = identity_key_for(profile)
-        for _ in range(SAVE_ATTEMPTS):
-            now = self._clock()
-            existing = self._contacts.find_by_identity(identity)
-            if existing is None:
-                created = Contact(
-                    contact_id=self._new_id(),
-                    identity_key=identity,
-                    profile=profile,
-                    status=initial_status(source),
-                    source_id=source.source_id,
-                    version=1,
-                    created_at=now,
-                    updated_at=now,
-                )
-                if self._contacts.create(created):
-                    return created, ContactChange(
-                        contact_id=created.contact_id, version=1, kind=ChangeKind.CREATED, occurred_at=now
+            contact, decision = self._apply(candidate, ctx)
+            if decision.problems:
+                outcomes.append(ContactOutcome(index=index, problems=decision.problems))
+                continue
+            outcomes.append(ContactOutcome(index=index, contact_id=contact.contact_id if contact else None))
+            if contact is not None and decision.change_kind is not None:
+                changes.append(
+                    ContactChange(
+                        contact_id=contact.contact_id,
+                        version=contact.version,
+                        kind=decision.change_kind,
+                        occurred_at=now,
                     )
-                continue  # someone claimed the identity meanwhile: read it and merge
-            merged = merge_profile(existing.profile, profile)
-            if merged == existing.profile:
-                return existing, None
-            updated = existing.with_profile(merged, now)
-            if self._contacts.update(updated, expected_version=existing.version):
-                return updated, ContactChange(
-                    contact_id=updated.contact_id,
-                    version=updated.version,
-                    kind=ChangeKind.UPDATED,
-                    occurred_at=now,
                 )
+            if contact is not None and decision.opt_in is not None:
+                opt_ins.append(
+                    OptInRequest(
+                        contact_id=contact.contact_id,
+                        contact_version=contact.version,
+                        kind=decision.opt_in,
+                        source_id=source.source_id,
+                        requested_at=now,
+                        request_ip=request.client_ip,
+                        user_agent=(request.user_agent or "")[:500] or None,
+                    )
+                )
+        if changes:
+            self._deps.changes.publish(changes)
+        if opt_ins:
+            self._deps.opt_ins.publish(opt_ins)
+        return IngestOutcome(outcomes=outcomes, changes=changes, opt_in_requests=opt_ins)
+
+    def _apply(self, candidate: Candidate, ctx: RuleContext) -> tuple[Contact | None, Decision]:
+        """Decide and store, retrying when another request changed the contact meanwhile."""
+        identity = identity_key_for(candidate.profile)
+        for _ in range(SAVE_ATTEMPTS):
+            if candidate.action is EventAction.CHANGE_EMAIL and candidate.previous_email:
+                moved = self._move_identity(candidate, identity, ctx)
+                if moved is not None:
+                    return moved
+            existing = self._deps.contacts.find_by_identity(identity)
+            if existing is None:
+                suppressed = self._deps.suppression.is_suppressed(identity)
+                decision = decide_new(candidate, ctx, self._new_id(), identity, suppressed)
+                if decision.contact is None or self._deps.contacts.create(decision.contact):
+                    return decision.contact, decision
+                continue  # another request claimed the identity meanwhile: read it and merge
+            decision = decide_existing(existing, candidate, ctx)
+            if decision.contact is None:
+                return existing, decision
+            if self._deps.contacts.update(decision.contact, expected_version=existing.version):
+                return decision.contact, decision
         raise ServiceUnavailable("the contact is being changed by other requests")
 
-
-class ProfileRejected(Exception):
-    def __init__(self, problems: list[FieldProblem]) -> None:
-        super().__init__("contact rejected")
-        self.problems = problems
-
-
-def initial_status(source: Source) -> SubscriptionStatus:
-    """A new contact waits for confirmation unless the source only sends data or has consent on file."""
-    match source.consent_mode:
-        case ConsentMode.DOUBLE_OPT_IN:
-            return SubscriptionStatus.PENDING
-        case ConsentMode.CONSENT_ON_FILE:
-            return SubscriptionStatus.SUBSCRIBED
-        case ConsentMode.DATA_ONLY:
-            return SubscriptionStatus.NOT_SUBSCRIBED
-
-
-def to_profile(submission: ContactSubmission, source: Source) -> ContactProfile:
-    """Map an inbound submission to the canonical profile, collecting every problem."""
-    problems: list[FieldProblem] = []
-    email = phone = None
-    if submission.email:
-        try:
-            email = normalise_email(submission.email)
-        except InvalidIdentity as error:
-            problems.append(FieldProblem("email", str(error)))
-    if submission.phone:
-        try:
-            phone = normalise_phone(submission.phone)
-        except InvalidIdentity as error:
-            problems.append(FieldProblem("phone", str(error)))
-    if not problems and email is None and phone is None:
-        problems.append(FieldProblem("email", "an email or a phone is required"))
-    extras = {key: str(value) for key, value in (submission.model_extra or {}).items() if value is not None}
-    if problems:
-        raise ProfileRejected(problems)
-    try:
-        return ContactProfile(
-            email=email,
-            phone=phone,
-            first_name=submission.first_name or None,
-            last_name=submission.last_name or None,
-            language=(submission.language or source.default_language).lower()[:2],
-            custom_attributes=extras,
+    def _move_identity(
+        self, candidate: Candidate, new_identity: str, ctx: RuleContext
+    ) -> tuple[Contact | None, Decision] | None:
+        """Email change: one contact moves to the new address; None when there is nothing to move."""
+        previous_identity = f"EMAIL#{email_key(candidate.previous_email or '')}"
+        if previous_identity == new_identity:
+            return None
+        current = self._deps.contacts.find_by_identity(previous_identity)
+        if current is None:
+            return None
+        holder = self._deps.contacts.find_by_identity(new_identity)
+        if holder is not None and holder.contact_id != current.contact_id:
+            return None, Decision(problems=[FieldProblem("email", "this address belongs to another contact")])
+        profile = merge_profile(current.profile, candidate)
+        moved = current.model_copy(
+            update={
+                "identity_key": new_identity,
+                "profile": profile,
+                "version": current.version + 1,
+                "updated_at": ctx.now,
+            }
         )
-    except ValidationError as error:
-        raise ProfileRejected(
-            [FieldProblem(".".join(str(p) for p in issue["loc"]), issue["msg"]) for issue in error.errors()]
-        ) from None
+        if not self._deps.contacts.move_identity(moved, previous_identity, expected_version=current.version):
+            raise _Conflict
+        return moved, Decision(contact=moved, change_kind=ChangeKind.EMAIL_CHANGED)
 
 
-def merge_profile(current: ContactProfile, incoming: ContactProfile) -> ContactProfile:
-    """Fields the request carries replace stored ones; fields it omits are kept."""
-    sent = incoming.model_dump(exclude_unset=True, exclude_none=True)
-    sent.pop("custom_attributes", None)
-    attributes = {**current.custom_attributes, **incoming.custom_attributes}
-    return current.model_copy(update={**sent, "custom_attributes": attributes})
+class _Conflict(ServiceUnavailable):
+    """The contact changed between read and write; the sender should retry."""

@@ -1,0 +1,81 @@
+"""Small DynamoDB items that guard behaviour: the suppression list and per-minute rate counters."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import ClientError
+
+from contactsync.adapters.dynamodb_items import from_item, raise_if_unavailable, to_item
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+SUPPRESSED_SK = "SUPPRESSED"
+RATE_SK = "RATE"
+
+
+class DynamoSuppressionList:
+    """``SuppressionList``: only an HMAC of the identity is stored, so erasure keeps the opt-out.
+
+    The key comes from Secrets Manager; without it the hashes cannot be matched
+    to addresses by trying a dictionary of them.
+    """
+
+    def __init__(self, client: DynamoDBClient, table_name: str, key: Callable[[], bytes]) -> None:
+        self._client = client
+        self._table = table_name
+        self._key = key
+
+    def _pk(self, identity_key: str) -> str:
+        digest = hmac.new(self._key(), identity_key.encode(), hashlib.sha256).hexdigest()
+        return f"SUPPRESSED#{digest}"
+
+    def is_suppressed(self, identity_key: str) -> bool:
+        try:
+            found = self._client.get_item(
+                TableName=self._table, Key=to_item({"pk": self._pk(identity_key), "sk": SUPPRESSED_SK})
+            )
+        except ClientError as error:
+            raise_if_unavailable(error)
+            raise
+        return "Item" in found
+
+    def suppress(self, identity_key: str) -> None:
+        try:
+            self._client.put_item(
+                TableName=self._table, Item=to_item({"pk": self._pk(identity_key), "sk": SUPPRESSED_SK})
+            )
+        except ClientError as error:
+            raise_if_unavailable(error)
+            raise
+
+
+class DynamoRateLimiter:
+    """``RateLimiter``: one atomic counter per key and minute, cleaned by TTL."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def allow(self, key: str, limit_per_minute: int, now: datetime) -> bool:
+        minute = now.strftime("%Y%m%d%H%M")
+        expires = int((now + timedelta(minutes=5)).timestamp())
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=to_item({"pk": f"RATE#{key}#{minute}", "sk": RATE_SK}),
+                UpdateExpression="ADD hits :one SET expires_at = if_not_exists(expires_at, :expires)",
+                ExpressionAttributeValues=to_item({":one": 1, ":expires": expires}),
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as error:
+            raise_if_unavailable(error)
+            raise
+        hits = int(from_item(response.get("Attributes", {})).get("hits", 0))
+        return hits <= limit_per_minute

@@ -1,0 +1,58 @@
+"""Standard Webhooks signing secrets of the sources, in one Secrets Manager secret.
+
+The secret is a JSON object ``{source_id: [{"secret": "whsec_...", "valid_until": iso|null}]}``.
+Rotation adds a new secret and gives the old one a ``valid_until``, so senders
+have a grace period to switch.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from pydantic import BaseModel, TypeAdapter
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+CACHE_SECONDS = 60
+
+
+class SigningSecret(BaseModel):
+    secret: str
+    valid_until: datetime | None = None
+
+
+_SECRETS = TypeAdapter(dict[str, list[SigningSecret]])
+
+
+class SecretsManagerSourceSigningSecrets:
+    def __init__(self, client: SecretsManagerClient, secret_id: str) -> None:
+        self._client = client
+        self._provider = SecretsProvider(boto3_client=client)
+        self._secret_id = secret_id
+
+    def secrets_for(self, source_id: str, now: datetime) -> list[str]:
+        document: Any = self._provider.get(self._secret_id, transform="json", max_age=CACHE_SECONDS)
+        entries = _SECRETS.validate_python(
+            {k: v for k, v in (document or {}).items() if isinstance(v, list)}
+        ).get(source_id, [])
+        return [entry.secret for entry in entries if entry.valid_until is None or now < entry.valid_until]
+
+    def add_secret(self, source_id: str, secret: str, previous_valid_until: datetime | None) -> None:
+        """Store a new current secret; the previous ones stay valid until ``previous_valid_until``."""
+        raw = self._client.get_secret_value(SecretId=self._secret_id)["SecretString"]
+        document = {k: v for k, v in json.loads(raw or "{}").items() if isinstance(v, list)}
+        entries = _SECRETS.validate_python(document).get(source_id, [])
+        kept = [
+            entry.model_copy(update={"valid_until": entry.valid_until or previous_valid_until})
+            for entry in entries
+            if previous_valid_until is not None
+            and (entry.valid_until is None or entry.valid_until > previous_valid_until)
+        ]
+        document[source_id] = [SigningSecret(secret=secret).model_dump(mode="json")] + [
+            entry.model_dump(mode="json") for entry in kept
+        ]
+        self._client.put_secret_value(SecretId=self._secret_id, SecretString=json.dumps(document))

@@ -19,6 +19,9 @@ from contactsync.domain.field_mapping import FieldMapping
 from contactsync.domain.source import AuthMode, ConsentMode
 from contactsync.errors import ClientError
 from contactsync.use_cases.manage_sources import IssuedCredential, ManageSources, SourceSettings
+from contactsync_ops.local_stack.commands import run_dev, show_status
+from contactsync_ops.local_stack.stack import LocalStackOptions
+from contactsync_ops.openapi_document import DOCUMENT_PATH, render_openapi
 from contactsync_ops.stack_target import StackTarget, TargetNotFound, resolve_target
 
 console = Console()
@@ -48,6 +51,68 @@ def _target(stack_name: str | None, region: str | None, state_dir: Path) -> Stac
 
 def _webhook_url(target: StackTarget, source_id: str) -> str:
     return f"{target.api_url.rstrip('/')}/v1/sources/{source_id}/contacts"
+
+
+@app.command()
+def dev(
+    port: Annotated[int, typer.Option(help="API port (0: any free port)")] = 3000,
+    dynamodb_port: Annotated[int, typer.Option(help="DynamoDB Local port (0: any free port)")] = 8000,
+    moto_port: Annotated[int, typer.Option(help="moto server port (0: any free port)")] = 5000,
+    state_dir: StateDir = Path(".local"),
+    in_memory: Annotated[bool, typer.Option(help="Keep DynamoDB data in memory only")] = False,
+    max_visibility_timeout: Annotated[
+        int | None,
+        typer.Option(help="Cap queue visibility timeouts (seconds) so failed items come back sooner"),
+    ] = None,
+    batching_window: Annotated[
+        float | None, typer.Option(help="Override every SQS batching window (seconds)")
+    ] = None,
+    parameter: Annotated[
+        list[str] | None,
+        typer.Option("--parameter", help="Template parameter override KEY=VALUE (repeatable)"),
+    ] = None,
+    no_schedules: Annotated[bool, typer.Option("--no-schedules", help="Do not fire the schedules")] = False,
+) -> None:
+    """Run the whole function set locally: DynamoDB Local, moto, API, schedules, queue pollers."""
+    overrides: dict[str, str] = {}
+    for item in parameter or []:
+        key, separator, value = item.partition("=")
+        if not separator or not key:
+            console.print(f"[red]--parameter wants KEY=VALUE, got {item!r}[/red]")
+            raise typer.Exit(2)
+        overrides[key] = value
+    run_dev(
+        LocalStackOptions(
+            state_dir=state_dir,
+            in_memory=in_memory,
+            gateway_port=port,
+            dynamodb_port=dynamodb_port,
+            moto_port=moto_port,
+            parameter_overrides=overrides,
+            max_visibility_timeout=max_visibility_timeout,
+            batching_window_seconds=batching_window,
+            enable_schedules=not no_schedules,
+        )
+    )
+
+
+@app.command()
+def status(state_dir: StateDir = Path(".local")) -> None:
+    """Whether a local stack runs, its endpoints, queue depths and item counts."""
+    raise typer.Exit(show_status(state_dir))
+
+
+@app.command()
+def openapi(
+    write: Annotated[bool, typer.Option(help="Write docs/openapi.json instead of printing")] = False,
+) -> None:
+    """The API's OpenAPI document, generated from the routes."""
+    document = render_openapi()
+    if write:
+        DOCUMENT_PATH.write_text(document, encoding="utf-8")
+        console.print(f"wrote {DOCUMENT_PATH}")
+    else:
+        typer.echo(document, nl=False)
 
 
 def _manage_sources(target: StackTarget) -> ManageSources:

@@ -6,6 +6,7 @@ from http import HTTPStatus
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from contactsync.errors import ClientError, ContactsyncError, ValidationFailed
 from contactsync.models.webhook import ErrorBody, FieldError
@@ -52,6 +53,31 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
             message = error.public_message
         return error_response(
             error.status, ErrorBody(error=error.code, message=message, request_id=request_id())
+        )
+
+    @app.exception_handler(RequestValidationError)
+    def on_request_validation(error: RequestValidationError) -> Response[str]:
+        problems = [
+            FieldError(
+                path=".".join(str(part) for part in issue.get("loc", ())[1:]) or "request",
+                message=issue["msg"],
+            )
+            for issue in error.errors()
+        ]
+        if all(issue.get("loc", ("",))[0] == "path" for issue in error.errors()):
+            # A path that cannot name anything is simply not there.
+            return error_response(
+                HTTPStatus.NOT_FOUND,
+                ErrorBody(error="not_found", message="No such resource.", request_id=request_id()),
+            )
+        return error_response(
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            ErrorBody(
+                error="validation_failed",
+                message="Some fields are invalid.",
+                request_id=request_id(),
+                errors=problems,
+            ),
         )
 
     @app.not_found

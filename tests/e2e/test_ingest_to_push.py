@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,19 +17,12 @@ from contactsync.adapters.dynamodb_contacts import DynamoContactRepository
 from contactsync.domain.contact import SubscriptionStatus
 from contactsync.domain.destination import Destination, DestinationType
 from contactsync_ops.stack_target import StackTarget, local_target
+from tests.e2e.stack_client import StackClient, run_cli
 from tests.e2e.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
 
 SIGNING_SECRET = "whsec_" + "c2VjcmV0LWZvci1lMmUtdGVzdHMtb25seQ=="
-
-
-def run_cli(*args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "contactsync_ops.cli", *args], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +33,7 @@ def target(local_stack: Any) -> StackTarget:
 @pytest.fixture(scope="module")
 def source_token(local_stack: Any) -> str:
     # Given a source registered the way an operator does it
-    output = run_cli("sources", "add", "e2e-shop", "--name", "E2E shop", "--state-dir", str(local_stack.state_dir))
-    match = re.search(r"Bearer token: (\S+)", output)
-    assert match, output
-    return match.group(1)
+    return StackClient(local_stack).add_source("e2e-shop", "--name", "E2E shop")
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +127,13 @@ def wait_for_dead_letter(target: StackTarget, timeout: float) -> dict[str, Any]:
     ],
 )
 def test_bad_requests_get_clear_errors_and_store_nothing(
-    local_stack: Any, target: StackTarget, source_token: str, auth: str | None, content_type: str, body: str, status: int
+    local_stack: Any,
+    target: StackTarget,
+    source_token: str,
+    auth: str | None,
+    content_type: str,
+    body: str,
+    status: int,
 ) -> None:
     # Given a request that is wrong in one way
     headers = {"Content-Type": content_type}
@@ -154,7 +147,10 @@ def test_bad_requests_get_clear_errors_and_store_nothing(
     assert response.status_code == status, response.text
     assert response.json()["error"]
     assert "a@b.co" not in response.text
-    assert DynamoContactRepository(target.dynamodb(), target.contacts_table).find_by_identity("EMAIL#a@b.co") is None
+    assert (
+        DynamoContactRepository(target.dynamodb(), target.contacts_table).find_by_identity("EMAIL#a@b.co")
+        is None
+    )
 
 
 def test_unknown_source_is_404(local_stack: Any, source_token: str) -> None:

@@ -23,6 +23,16 @@ class InMemoryContacts:
         contact_id = self.identities.get(identity_key)
         return self.by_id.get(contact_id) if contact_id else None
 
+    def find_many_by_identity(self, identity_keys: Sequence[str]) -> dict[str, Contact]:
+        found = {key: self.find_by_identity(key) for key in identity_keys}
+        return {key: contact for key, contact in found.items() if contact is not None}
+
+    def create_many(self, contacts: Sequence[Contact]) -> list[Contact]:
+        return [contact for contact in contacts if not self.create(contact)]
+
+    def update_many(self, updates: Sequence[tuple[Contact, int]]) -> list[Contact]:
+        return [contact for contact, version in updates if not self.update(contact, version)]
+
     def create(self, contact: Contact) -> bool:
         if self.lose_next_create_race_to is not None:
             rival, self.lose_next_create_race_to = self.lose_next_create_race_to, None
@@ -71,6 +81,9 @@ class InMemorySuppression:
 
     def is_suppressed(self, identity_key: str) -> bool:
         return identity_key in self.keys
+
+    def suppressed_among(self, identity_keys: Sequence[str]) -> set[str]:
+        return self.keys.intersection(identity_keys)
 
     def suppress(self, identity_key: str) -> None:
         self.keys.add(identity_key)

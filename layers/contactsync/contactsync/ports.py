@@ -24,6 +24,18 @@ class ContactRepository(Protocol):
         """The contact holding this identity (strongly consistent), if any."""
         ...
 
+    def find_many_by_identity(self, identity_keys: Sequence[str]) -> dict[str, Contact]:
+        """Contacts by identity, in batches (BatchGetItem), for a whole request or page at once."""
+        ...
+
+    def create_many(self, contacts: Sequence[Contact]) -> list[Contact]:
+        """Create in transactions of many; returns those not created (conflicts), to retry one by one."""
+        ...
+
+    def update_many(self, updates: Sequence[tuple[Contact, int]]) -> list[Contact]:
+        """Replace each contact if still at its expected version; returns those not written."""
+        ...
+
     def create(self, contact: Contact) -> bool:
         """Store a new contact and claim its identity atomically; False if the identity is taken."""
         ...
@@ -49,6 +61,8 @@ class SuppressionList(Protocol):
     """Addresses that opted out or were erased, kept only as keyed hashes."""
 
     def is_suppressed(self, identity_key: str) -> bool: ...
+
+    def suppressed_among(self, identity_keys: Sequence[str]) -> set[str]: ...
 
     def suppress(self, identity_key: str) -> None: ...
 

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
-from contactsync.adapters.dynamodb_items import error_code, from_item, raise_if_unavailable, to_item
+from contactsync.adapters.dynamodb_items import (
+    batch_get_items,
+    error_code,
+    from_item,
+    raise_if_unavailable,
+    to_item,
+)
 from contactsync.domain.contact import (
     ConsentEvidence,
     Contact,
@@ -26,11 +32,11 @@ from contactsync.errors import ServiceUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import KeysAndAttributesTypeDef
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 PROFILE_SK = "PROFILE"
 GUARD_SK = "GUARD"
-BATCH_GET_LIMIT = 100
+TRANSACTION_LIMIT = 100
 
 
 class ContactItem(BaseModel):
@@ -131,55 +137,87 @@ class DynamoContactRepository:
             raise
         return ContactItem.model_validate(from_item(found)).to_contact() if found else None
 
-    def create(self, contact: Contact) -> bool:
-        item = ContactItem.from_contact(contact)
+    def find_many_by_identity(self, identity_keys: Sequence[str]) -> dict[str, Contact]:
+        guards = self._batch_get([{"pk": key, "sk": GUARD_SK} for key in dict.fromkeys(identity_keys)])
+        ids_by_identity = {str(guard["pk"]): str(guard["contact_id"]) for guard in guards}
+        contacts = self.get_many(list(ids_by_identity.values()))
+        return {key: contacts[cid] for key, cid in ids_by_identity.items() if cid in contacts}
+
+    def create_many(self, contacts: Sequence[Contact]) -> list[Contact]:
+        not_created: list[Contact] = []
+        per_transaction = TRANSACTION_LIMIT // 2  # a guard and a contact each
+        for start in range(0, len(contacts), per_transaction):
+            chunk = list(contacts[start : start + per_transaction])
+            actions: list[TransactWriteItemTypeDef] = []
+            for contact in chunk:
+                actions.extend(self._create_actions(contact))
+            if not self._transact(actions):
+                not_created.extend(chunk)
+        return not_created
+
+    def update_many(self, updates: Sequence[tuple[Contact, int]]) -> list[Contact]:
+        not_updated: list[Contact] = []
+        for start in range(0, len(updates), TRANSACTION_LIMIT):
+            chunk = list(updates[start : start + TRANSACTION_LIMIT])
+            actions = [self._update_action(contact, version) for contact, version in chunk]
+            if not self._transact(actions):
+                not_updated.extend(contact for contact, _ in chunk)
+        return not_updated
+
+    def _create_actions(self, contact: Contact) -> list[TransactWriteItemTypeDef]:
+        return [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": to_item(
+                        {"pk": contact.identity_key, "sk": GUARD_SK, "contact_id": contact.contact_id}
+                    ),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": to_item(ContactItem.from_contact(contact).attributes()),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+        ]
+
+    def _update_action(self, contact: Contact, expected_version: int) -> TransactWriteItemTypeDef:
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": to_item(ContactItem.from_contact(contact).attributes()),
+                "ConditionExpression": "#version = :expected",
+                "ExpressionAttributeNames": {"#version": "version"},
+                "ExpressionAttributeValues": to_item({":expected": expected_version}),
+            }
+        }
+
+    def _transact(self, actions: list[TransactWriteItemTypeDef]) -> bool:
+        """Write all or nothing; False when a condition failed (someone else wrote first)."""
+        if not actions:
+            return True
         try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": to_item(
-                                {"pk": contact.identity_key, "sk": GUARD_SK, "contact_id": contact.contact_id}
-                            ),
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": to_item(item.attributes()),
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                ]
-            )
+            self._client.transact_write_items(TransactItems=actions)
         except ClientError as error:
-            if error_code(error) == "TransactionCanceledException" and _condition_failed(error):
-                return False
-            raise_if_unavailable(error)
             if error_code(error) == "TransactionCanceledException":
-                # Cancelled by a conflicting transaction on the same items: also retryable.
+                if _condition_failed(error):
+                    return False
                 raise ServiceUnavailable("the contact store is busy") from error
+            raise_if_unavailable(error)
             raise
         return True
 
+    def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return batch_get_items(self._client, self._table, keys, consistent=True)
+
+    def create(self, contact: Contact) -> bool:
+        return self._transact(self._create_actions(contact))
+
     def update(self, contact: Contact, expected_version: int) -> bool:
-        item = ContactItem.from_contact(contact)
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=to_item(item.attributes()),
-                ConditionExpression="#version = :expected",
-                ExpressionAttributeNames={"#version": "version"},
-                ExpressionAttributeValues=to_item({":expected": expected_version}),
-            )
-        except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                return False
-            raise_if_unavailable(error)
-            raise
-        return True
+        return self._transact([self._update_action(contact, expected_version)])
 
     def move_identity(self, contact: Contact, previous_identity_key: str, expected_version: int) -> bool:
         item = ContactItem.from_contact(contact)
@@ -224,27 +262,11 @@ class DynamoContactRepository:
         return True
 
     def get_many(self, contact_ids: Sequence[str]) -> dict[str, Contact]:
-        unique_ids = list(dict.fromkeys(contact_ids))
-        found: dict[str, Contact] = {}
-        for start in range(0, len(unique_ids), BATCH_GET_LIMIT):
-            chunk = unique_ids[start : start + BATCH_GET_LIMIT]
-            request: dict[str, KeysAndAttributesTypeDef] = {
-                self._table: {
-                    "Keys": [to_item({"pk": contact_pk(cid), "sk": PROFILE_SK}) for cid in chunk],
-                    "ConsistentRead": True,
-                }
-            }
-            while request:
-                try:
-                    response = self._client.batch_get_item(RequestItems=request)
-                except ClientError as error:
-                    raise_if_unavailable(error)
-                    raise
-                for raw in response.get("Responses", {}).get(self._table, []):
-                    contact = ContactItem.model_validate(from_item(raw)).to_contact()
-                    found[contact.contact_id] = contact
-                request = cast("dict[str, KeysAndAttributesTypeDef]", response.get("UnprocessedKeys", {}))
-        return found
+        items = self._batch_get(
+            [{"pk": contact_pk(cid), "sk": PROFILE_SK} for cid in dict.fromkeys(contact_ids)]
+        )
+        contacts = (ContactItem.model_validate(item).to_contact() for item in items)
+        return {contact.contact_id: contact for contact in contacts}
 
 
 def _condition_failed(error: ClientError) -> bool:

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from contactsync.adapters.dynamodb_items import from_item, raise_if_unavailable, to_item
+from contactsync.adapters.dynamodb_items import batch_get_items, from_item, raise_if_unavailable, to_item
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from mypy_boto3_dynamodb import DynamoDBClient
 
@@ -45,6 +45,14 @@ class DynamoSuppressionList:
             raise_if_unavailable(error)
             raise
         return "Item" in found
+
+    def suppressed_among(self, identity_keys: Sequence[str]) -> set[str]:
+        by_pk = {self._pk(key): key for key in dict.fromkeys(identity_keys)}
+        keys = [{"pk": pk, "sk": SUPPRESSED_SK} for pk in by_pk]
+        return {
+            by_pk[str(item["pk"])]
+            for item in batch_get_items(self._client, self._table, keys, consistent=False)
+        }
 
     def suppress(self, identity_key: str) -> None:
         try:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -12,7 +12,8 @@ from botocore.exceptions import ClientError
 from contactsync.errors import ServiceUnavailable
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, KeysAndAttributesTypeDef
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -43,6 +44,32 @@ def _plain_number(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return value
+
+
+BATCH_GET_LIMIT = 100
+
+
+def batch_get_items(
+    client: DynamoDBClient, table: str, keys: Sequence[Mapping[str, Any]], *, consistent: bool
+) -> list[dict[str, Any]]:
+    """Every item found for ``keys``, 100 keys a BatchGetItem, unprocessed keys retried."""
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(keys), BATCH_GET_LIMIT):
+        request: dict[str, KeysAndAttributesTypeDef] = {
+            table: {
+                "Keys": [to_item(key) for key in keys[start : start + BATCH_GET_LIMIT]],
+                "ConsistentRead": consistent,
+            }
+        }
+        while request:
+            try:
+                response = client.batch_get_item(RequestItems=request)
+            except ClientError as error:
+                raise_if_unavailable(error)
+                raise
+            found.extend(from_item(raw) for raw in response.get("Responses", {}).get(table, []))
+            request = cast("dict[str, KeysAndAttributesTypeDef]", response.get("UnprocessedKeys", {}))
+    return found
 
 
 def error_code(error: ClientError) -> str:

@@ -146,23 +146,97 @@ class IngestContacts:
     def execute(
         self, source: Source, payloads: Sequence[Mapping[str, Any]], request: InboundRequest
     ) -> IngestOutcome:
+        """Apply every payload: batched reads and transactional writes first, one by one where needed."""
         now = self._clock()
         ctx = RuleContext(source=source, now=now, resend_interval=self._resend_interval)
+        candidates: dict[int, Candidate] = {}
+        results: dict[int, tuple[Contact | None, Decision]] = {}
+        for index, payload in enumerate(payloads):
+            try:
+                candidates[index] = build_candidate(payload, source)
+            except CandidateRejected as rejected:
+                results[index] = (None, Decision(problems=rejected.problems))
+        one_by_one = self._apply_in_bulk(candidates, ctx, results)
+        for index in one_by_one:
+            results[index] = self._apply(candidates[index], ctx)
+        return self._finish(source, request, now, [results[index] for index in range(len(payloads))])
+
+    def _apply_in_bulk(
+        self,
+        candidates: dict[int, Candidate],
+        ctx: RuleContext,
+        results: dict[int, tuple[Contact | None, Decision]],
+    ) -> list[int]:
+        """Decide and write the simple cases in batches; return the indexes left for the one-by-one path.
+
+        Left over: email changes, a second request for an address already in this
+        batch, and writes that lost a race (their transaction was cancelled).
+        """
+        bulk: dict[int, str] = {}
+        left: list[int] = []
+        seen: set[str] = set()
+        for index, candidate in candidates.items():
+            identity = identity_key_for(candidate.profile)
+            if candidate.action is EventAction.CHANGE_EMAIL or identity in seen:
+                left.append(index)
+            else:
+                bulk[index] = identity
+                seen.add(identity)
+        existing = self._deps.contacts.find_many_by_identity(list(bulk.values()))
+        suppressed = self._deps.suppression.suppressed_among(
+            [key for key in bulk.values() if key not in existing]
+        )
+        creates: list[tuple[int, Contact, Decision]] = []
+        updates: list[tuple[int, Contact, Decision, int]] = []
+        for index, identity in bulk.items():
+            current = existing.get(identity)
+            if current is None:
+                decision = decide_new(
+                    candidates[index], ctx, self._new_id(), identity, identity in suppressed
+                )
+            else:
+                decision = decide_existing(current, candidates[index], ctx)
+            if decision.contact is None:
+                results[index] = (current, decision)
+            elif current is None:
+                creates.append((index, decision.contact, decision))
+            else:
+                updates.append((index, decision.contact, decision, current.version))
+        not_created = {c.contact_id for c in self._deps.contacts.create_many([c for _, c, _ in creates])}
+        not_updated = {
+            c.contact_id for c in self._deps.contacts.update_many([(c, v) for _, c, _, v in updates])
+        }
+        for index, contact, decision in creates:
+            if contact.contact_id in not_created:
+                left.append(index)
+            else:
+                results[index] = (contact, decision)
+        for index, contact, decision, _ in updates:
+            if contact.contact_id in not_updated:
+                left.append(index)
+            else:
+                results[index] = (contact, decision)
+        return sorted(left)
+
+    def _finish(
+        self,
+        source: Source,
+        request: InboundRequest,
+        now: datetime,
+        applied: list[tuple[Contact | None, Decision]],
+    ) -> IngestOutcome:
+        """Turn decisions into outcomes, and queue the changes and confirmation mails in batches."""
         outcomes: list[ContactOutcome] = []
         changes: list[ContactChange] = []
         opt_ins: list[OptInRequest] = []
-        for index, payload in enumerate(payloads):
-            try:
-                candidate = build_candidate(payload, source)
-            except CandidateRejected as rejected:
-                outcomes.append(ContactOutcome(index=index, problems=rejected.problems))
-                continue
-            contact, decision = self._apply(candidate, ctx)
+        for index, (contact, decision) in enumerate(applied):
             if decision.problems:
                 outcomes.append(ContactOutcome(index=index, problems=decision.problems))
                 continue
             outcomes.append(ContactOutcome(index=index, contact_id=contact.contact_id if contact else None))
-            if contact is not None and decision.change_kind is not None:
+            if contact is None:
+                continue
+            if decision.change_kind is not None:
                 changes.append(
                     ContactChange(
                         contact_id=contact.contact_id,
@@ -171,7 +245,7 @@ class IngestContacts:
                         occurred_at=now,
                     )
                 )
-            if contact is not None and decision.opt_in is not None:
+            if decision.opt_in is not None:
                 opt_ins.append(
                     OptInRequest(
                         contact_id=contact.contact_id,

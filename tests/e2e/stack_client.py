@@ -1,0 +1,67 @@
+"""What the end-to-end tests do as an operator and as a sending tool: CLI calls, webhook posts."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from contactsync.adapters.dynamodb_contacts import DynamoContactRepository
+from contactsync.domain.contact import Contact
+from contactsync_ops.stack_target import StackTarget, local_target
+
+
+def run_cli(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "contactsync_ops.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+class StackClient:
+    def __init__(self, local_stack: Any) -> None:
+        self.api_url: str = local_stack.api_url
+        self.state_dir = str(local_stack.state_dir)
+        self.target: StackTarget = local_target(Path(local_stack.state_dir))
+
+    def add_source(self, source_id: str, *options: str) -> str:
+        """Register a source with the CLI; returns its credential (token or signing secret)."""
+        output = run_cli("sources", "add", source_id, *options, "--state-dir", self.state_dir)
+        match = re.search(r"(?:Bearer token|Signing secret): (\S+)", output)
+        assert match, output
+        return match.group(1)
+
+    def post(self, source_id: str, token: str, payload: Any, **headers: str) -> requests.Response:
+        return requests.post(
+            f"{self.api_url}/v1/sources/{source_id}/contacts",
+            json=payload,
+            headers={"Authorization": f"Bearer {token}", **headers},
+            timeout=60,
+        )
+
+    def contact(self, email: str) -> Contact | None:
+        repository = DynamoContactRepository(self.target.dynamodb(), self.target.contacts_table)
+        return repository.find_by_identity(f"EMAIL#{email.lower()}")
+
+    def drain(self, queue_url: str) -> list[str]:
+        """Every body currently on a queue (received and deleted)."""
+        sqs = self.target.sqs()
+        bodies: list[str] = []
+        while True:
+            messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+                "Messages", []
+            )
+            if not messages:
+                return bodies
+            for message in messages:
+                bodies.append(message["Body"])
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])

@@ -1,0 +1,184 @@
+"""Webhook ingest through the running local stack's HTTP route."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+from standardwebhooks.webhooks import Webhook
+
+from contactsync.domain.contact import SubscriptionStatus
+from tests.e2e.stack_client import StackClient, run_cli
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def stack(local_stack: Any) -> StackClient:
+    return StackClient(local_stack)
+
+
+def signed_post(
+    stack: StackClient, source_id: str, secret: str, body: str, msg_id: str, at: datetime
+) -> requests.Response:
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": Webhook(secret).sign(msg_id, at, body),
+    }
+    return requests.post(
+        f"{stack.api_url}/v1/sources/{source_id}/contacts", data=body, headers=headers, timeout=30
+    )
+
+
+def test_a_request_signed_with_the_standardwebhooks_library_is_accepted_once(stack: StackClient) -> None:
+    # Given a source that signs its webhooks
+    secret = stack.add_source("member-system", "--auth", "standard_webhooks", "--consent-mode", "data_only")
+    body = json.dumps({"type": "member.confirmed", "email": "signed@example.com", "first_name": "Sig"})
+    # When it posts a signed contact
+    first = signed_post(stack, "member-system", secret, body, "msg_2f9a", datetime.now(UTC))
+    # Then it is stored
+    assert first.status_code == 202, first.text
+    stored = stack.contact("signed@example.com")
+    assert stored is not None
+    # And the same webhook-id again gets the first answer, writes nothing
+    replay = signed_post(stack, "member-system", secret, body, "msg_2f9a", datetime.now(UTC))
+    assert replay.status_code == 202
+    assert replay.json() == first.json()
+    assert stack.contact("signed@example.com") == stored
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    ["wrong-secret", "expired", "future", "body-changed", "no-signature"],
+)
+def test_bad_signatures_are_401_and_store_nothing(stack: StackClient, tamper: str) -> None:
+    secret = stack.add_source(f"signed-{tamper}", "--auth", "standard_webhooks")
+    email = f"{tamper}@example.com"
+    body = json.dumps({"email": email})
+    now = datetime.now(UTC)
+    signing_secret = (
+        "whsec_" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQQ==" if tamper == "wrong-secret" else secret
+    )
+    at = {"expired": now - timedelta(minutes=6), "future": now + timedelta(minutes=6)}.get(tamper, now)
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": f"msg_{tamper}",
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": Webhook(signing_secret).sign(f"msg_{tamper}", at, body),
+    }
+    if tamper == "no-signature":
+        del headers["webhook-signature"]
+    sent = body.replace(email, "other@example.com") if tamper == "body-changed" else body
+    response = requests.post(
+        f"{stack.api_url}/v1/sources/signed-{tamper}/contacts", data=sent, headers=headers, timeout=30
+    )
+    assert response.status_code == 401
+    assert response.json()["error"] == "unauthorized"
+    assert stack.contact(email) is None
+    assert stack.contact("other@example.com") is None
+
+
+def test_what_zapiers_webhook_action_posts_form_encoded(stack: StackClient) -> None:
+    # Given a Zapier "Webhooks by Zapier" POST action with Payload Type "form"
+    token = stack.add_source("zapier", "--language", "fr")
+    body = "email=Zoe%40Example.com&first_name=Zo%C3%A9&last_name=Tremblay&language=Fran%C3%A7ais&lists=news"
+    # When it posts
+    response = requests.post(
+        f"{stack.api_url}/v1/sources/zapier/contacts",
+        data=body,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Authorization": f"Bearer {token}",
+            "User-Agent": "Zapier",
+            "Accept": "*/*",
+        },
+        timeout=30,
+    )
+    # Then the contact is pending, in French, on the list, waiting for its confirmation mail
+    assert response.status_code == 202, response.text
+    contact = stack.contact("zoe@example.com")
+    assert contact is not None
+    assert (contact.profile.first_name, contact.profile.language) == ("Zoé", "fr")
+    assert contact.status is SubscriptionStatus.PENDING
+    assert contact.lists == {"news": SubscriptionStatus.PENDING}
+
+
+def test_concurrent_requests_for_one_new_address_make_one_contact_and_one_opt_in(stack: StackClient) -> None:
+    token = stack.add_source("race")
+    stack.drain(stack.target.mail_queue_url)
+    # When eight senders post the same new address at once
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(
+            pool.map(
+                lambda n: stack.post("race", token, {"email": "race@example.com", "plan": f"p{n % 2}"}),
+                range(8),
+            )
+        )
+    # Then every one is accepted, with the same contact id, and one confirmation mail is queued
+    assert {r.status_code for r in responses} == {202}
+    assert len({r.json()["results"][0]["contact_id"] for r in responses}) == 1
+    mails = [json.loads(b) for b in stack.drain(stack.target.mail_queue_url)]
+    assert [m["contact_id"] for m in mails] == [responses[0].json()["results"][0]["contact_id"]]
+
+
+def test_idempotency_key_reused_with_another_body_is_refused(stack: StackClient) -> None:
+    token = stack.add_source("idem", "--consent-mode", "data_only")
+    first = stack.post("idem", token, {"email": "idem@example.com"}, **{"Idempotency-Key": "order-77"})
+    assert first.status_code == 202
+    again = stack.post("idem", token, {"email": "idem@example.com"}, **{"Idempotency-Key": "order-77"})
+    assert again.json() == first.json()
+    other = stack.post("idem", token, {"email": "else@example.com"}, **{"Idempotency-Key": "order-77"})
+    assert other.status_code == 422
+    assert other.json()["error"] == "idempotency_key_reused"
+    assert stack.contact("else@example.com") is None
+
+
+def test_a_batch_is_partly_accepted_with_field_paths(stack: StackClient) -> None:
+    token = stack.add_source("batch", "--consent-mode", "data_only")
+    response = stack.post(
+        "batch",
+        token,
+        {"contacts": [{"email": "ok@example.com"}, {"email": "not-an-address"}, {"name": "Nobody"}]},
+    )
+    assert response.status_code == 202
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["accepted", "rejected", "rejected"]
+    assert results[1]["errors"][0]["path"] == "email"
+    assert "not-an-address" not in response.text
+
+
+def test_consent_on_file_needs_its_evidence(stack: StackClient) -> None:
+    token = stack.add_source("crm", "--consent-mode", "consent_on_file")
+    refused = stack.post("crm", token, {"email": "crm@example.com"})
+    assert refused.json()["results"][0]["errors"][0]["path"] == "consent"
+    evidence = {
+        "consent_basis": "express",
+        "consent_obtained_at": "2026-10-01T10:00:00Z",
+        "consent_method": "paper form",
+    }
+    accepted = stack.post("crm", token, {"email": "crm@example.com", **evidence})
+    assert accepted.json()["accepted"] == 1
+    contact = stack.contact("crm@example.com")
+    assert contact is not None
+    assert contact.status is SubscriptionStatus.SUBSCRIBED
+
+
+def test_a_disabled_source_answers_404(stack: StackClient) -> None:
+    token = stack.add_source("retired")
+    run_cli("sources", "disable", "retired", "--state-dir", stack.state_dir)
+    assert stack.post("retired", token, {"email": "a@example.com"}).status_code == 404
+
+
+def test_a_batch_of_1000_contacts_is_accepted_in_one_request(stack: StackClient) -> None:
+    token = stack.add_source("bulk", "--consent-mode", "data_only")
+    contacts = [{"email": f"bulk{n}@example.com", "first_name": f"B{n}"} for n in range(1000)]
+    response = stack.post("bulk", token, {"contacts": contacts})
+    assert response.status_code == 202, response.text[:500]
+    assert response.json()["accepted"] == 1000
+    assert stack.contact("bulk999@example.com") is not None

@@ -5,6 +5,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from contactsync.consumers.push_records import processor, record_handler
 from contactsync.observability import logger, metrics, tracer
 

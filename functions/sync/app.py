@@ -3,6 +3,7 @@
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from contactsync.consumers.sync_schedule import handle_schedule_tick
 from contactsync.observability import logger, metrics, tracer
 

@@ -32,7 +32,9 @@ class WebhookReceiver:
                 length = int(self.headers.get("content-length", "0"))
                 body = self.rfile.read(length).decode()
                 with receiver._lock:
-                    receiver.received.append(ReceivedWebhook({k.lower(): v for k, v in self.headers.items()}, body))
+                    receiver.received.append(
+                        ReceivedWebhook({k.lower(): v for k, v in self.headers.items()}, body)
+                    )
                 failing = fail_marker in body
                 self.send_response(500 if failing else 204)
                 self.end_headers()
@@ -63,4 +65,6 @@ class WebhookReceiver:
             if len(found) >= count:
                 return found
             time.sleep(0.2)
-        raise AssertionError(f"{len(self.for_email(email))} webhook(s) for {email} after {timeout}s, wanted {count}")
+        raise AssertionError(
+            f"{len(self.for_email(email))} webhook(s) for {email} after {timeout}s, wanted {count}"
+        )

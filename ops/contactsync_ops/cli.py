@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -17,12 +17,12 @@ from contactsync.adapters.dynamodb_configuration import DynamoSourceRepository
 from contactsync.adapters.source_signing_secrets import SecretsManagerSourceSigningSecrets
 from contactsync.domain.field_mapping import FieldMapping
 from contactsync.domain.source import AuthMode, ConsentMode
-from contactsync.errors import ClientError
+from contactsync.errors import ClientError, SourceNotFound
 from contactsync.use_cases.manage_sources import IssuedCredential, ManageSources, SourceSettings
 from contactsync_ops.local_stack.commands import run_dev, show_status
 from contactsync_ops.local_stack.stack import LocalStackOptions
 from contactsync_ops.openapi_document import DOCUMENT_PATH, render_openapi
-from contactsync_ops.stack_target import StackTarget, TargetNotFound, resolve_target
+from contactsync_ops.stack_target import StackTarget, TargetNotFound, local_target, resolve_target
 
 console = Console()
 app = typer.Typer(
@@ -92,8 +92,19 @@ def dev(
             max_visibility_timeout=max_visibility_timeout,
             batching_window_seconds=batching_window,
             enable_schedules=not no_schedules,
-        )
+        ),
+        on_started=_register_demo_source,
     )
+
+
+def _register_demo_source(state: dict[str, Any]) -> str | None:
+    """A `demo` source with a fresh token on every start, so the printed curl line works as is."""
+    target = local_target(Path(state["state_dir"]))
+    manage = _manage_sources(target)
+    try:
+        return manage.rotate("demo", grace=timedelta(0)).credential
+    except SourceNotFound:
+        return manage.register("demo", SourceSettings(name="Demo form")).credential
 
 
 @app.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -40,7 +41,7 @@ def _configure_logging(console: Console) -> None:
     package_logger.propagate = False
 
 
-def _print_running(console: Console, stack: LocalStack) -> None:
+def _print_running(console: Console, stack: LocalStack, demo_token: str | None) -> None:
     state = stack.state
     console.print(
         f"[bold green]contactsync local stack[/] [dim](pid {state['pid']}, stack {state['stack_name']}, "
@@ -66,14 +67,20 @@ def _print_running(console: Console, stack: LocalStack) -> None:
     console.print("\nTry:")
     console.print(
         f"  curl -i -X POST {state['api_url']}{SAMPLE_ROUTE} -H 'Content-Type: application/json' "
-        f"-H \"Authorization: Bearer $TOKEN\" -d '{SAMPLE_BODY}'",
+        f"-H \"Authorization: Bearer {demo_token or '$TOKEN'}\" -d '{SAMPLE_BODY}'",
         markup=False, highlight=False, soft_wrap=True,
     )  # fmt: skip
     console.print("\n[dim]Ctrl-C stops everything.[/]")
 
 
-def run_dev(options: LocalStackOptions) -> None:
-    """Run the local stack in the foreground until Ctrl-C or SIGTERM, then stop all of it."""
+def run_dev(
+    options: LocalStackOptions, on_started: Callable[[dict[str, Any]], str | None] | None = None
+) -> None:
+    """Run the local stack in the foreground until Ctrl-C or SIGTERM, then stop all of it.
+
+    ``on_started`` gets the stack state once it runs (the CLI registers a demo
+    source there) and may return a bearer token for the printed curl line.
+    """
     console = Console()
     _configure_logging(console)
     stop_requested = threading.Event()
@@ -86,7 +93,8 @@ def run_dev(options: LocalStackOptions) -> None:
     try:
         with console.status("starting DynamoDB Local, moto and the functions..."):
             stack.start()
-        _print_running(console, stack)
+        demo_token = on_started(stack.state) if on_started else None
+        _print_running(console, stack, demo_token)
         while not stop_requested.wait(0.5):
             pass
         console.print("\nstopping...")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,10 +15,16 @@ from rich.console import Console
 from rich.table import Table
 
 from contactsync.adapters.dynamodb_configuration import DynamoSourceRepository
+from contactsync.adapters.dynamodb_consent import DynamoConsentLedger
+from contactsync.adapters.dynamodb_contacts import DynamoContactRepository
+from contactsync.adapters.dynamodb_guards import DynamoSuppressionList
+from contactsync.adapters.secret_values import CachedSecret
 from contactsync.adapters.source_signing_secrets import SecretsManagerSourceSigningSecrets
+from contactsync.adapters.sqs_change_publisher import SqsChangePublisher
 from contactsync.domain.field_mapping import FieldMapping
 from contactsync.domain.source import AuthMode, ConsentMode
 from contactsync.errors import ClientError, SourceNotFound
+from contactsync.use_cases.contact_records import ContactRecords
 from contactsync.use_cases.manage_sources import IssuedCredential, ManageSources, SourceSettings
 from contactsync_ops.local_stack.commands import run_dev, show_status
 from contactsync_ops.local_stack.stack import LocalStackOptions
@@ -251,6 +258,112 @@ def _guarded[T](action: Callable[[], T]) -> T:
     except ClientError as refused:
         console.print(f"[red]{refused.message}[/red]")
         raise typer.Exit(1) from None
+
+
+contacts_app = typer.Typer(no_args_is_help=True, help="One person's records: show, erase.")
+consent_app = typer.Typer(no_args_is_help=True, help="Consent proof.")
+app.add_typer(contacts_app, name="contacts")
+app.add_typer(consent_app, name="consent")
+
+
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+def _contact_records(target: StackTarget) -> ContactRecords:
+    dynamodb = target.dynamodb()
+    return ContactRecords(
+        contacts=DynamoContactRepository(dynamodb, target.contacts_table),
+        ledger=DynamoConsentLedger(dynamodb, target.contacts_table),
+        suppression=DynamoSuppressionList(
+            dynamodb,
+            target.contacts_table,
+            CachedSecret(target.secrets_manager(), target.suppression_key_secret_id),
+        ),
+        changes=SqsChangePublisher(target.sqs(), target.push_queue_url),
+    )
+
+
+@contacts_app.command("show")
+def contacts_show(
+    email: str, state_dir: StateDir = Path(".local"), stack_name: StackName = None, region: Region = None
+) -> None:
+    """Show one contact: status, lists, consent basis, pending change."""
+    contact = _guarded(lambda: _contact_records(_target(stack_name, region, state_dir)).find(email))
+    if contact is None:
+        console.print("No contact has this address.")
+        raise typer.Exit(1)
+    console.print_json(contact.model_dump_json())
+
+
+@contacts_app.command("erase")
+def contacts_erase(
+    email: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
+    state_dir: StateDir = Path(".local"),
+    stack_name: StackName = None,
+    region: Region = None,
+) -> None:
+    """Erase a person's data everywhere (GDPR); only a keyed hash stays, so the opt-out survives."""
+    if not yes:
+        typer.confirm(f"Erase every record of {email}? This cannot be undone", abort=True)
+    existed = _guarded(lambda: _contact_records(_target(stack_name, region, state_dir)).erase(email))
+    console.print(
+        "Erased; the address stays suppressed."
+        if existed
+        else "No contact had this address; it is now suppressed."
+    )
+
+
+@consent_app.command("show")
+def consent_show(
+    email: str,
+    output: Annotated[OutputFormat, typer.Option("--format", help="table, or json to export as evidence")] = (
+        OutputFormat.TABLE
+    ),
+    state_dir: StateDir = Path(".local"),
+    stack_name: StackName = None,
+    region: Region = None,
+) -> None:
+    """The consent ledger of one contact: every request, mail, confirmation and withdrawal."""
+    record = _guarded(lambda: _contact_records(_target(stack_name, region, state_dir)).consent_record(email))
+    if record is None:
+        console.print("No contact has this address.")
+        raise typer.Exit(1)
+    if output is OutputFormat.JSON:
+        typer.echo(
+            json.dumps(
+                {
+                    "contact_id": record.contact.contact_id,
+                    "email": record.contact.profile.email,
+                    "status": record.contact.status.value,
+                    "chain_intact": record.chain_intact,
+                    "events": [event.model_dump(mode="json") for event in record.events],
+                },
+                indent=2,
+            )
+        )
+        return
+    table = Table(
+        "#", "event", "when", "source", "purpose", "how", "from", "message id", title=f"Consent of {email}"
+    )
+    for event in record.events:
+        where = " / ".join(part for part in (event.ip, (event.user_agent or "")[:40]) if part)
+        table.add_row(
+            str(event.sequence),
+            event.type.value,
+            event.at.isoformat(timespec="seconds"),
+            event.source_id or "",
+            ", ".join(event.purpose),
+            event.method or (event.basis.value if event.basis else ""),
+            where,
+            event.message_id or "",
+        )
+    console.print(table)
+    console.print(
+        f"status: {record.contact.status.value}; chain: {'intact' if record.chain_intact else 'BROKEN'}"
+    )
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ class StackTarget:
     push_dead_letter_queue_url: str
     destination_secret_id: str
     source_secret_id: str
+    suppression_key_secret_id: str
     mail_queue_url: str
     region: str
     endpoints: dict[str, str] = field(default_factory=dict)
@@ -71,6 +72,7 @@ def local_target(state_dir: Path) -> StackTarget:
         push_dead_letter_queue_url=resources["PushDeadLetterQueue"],
         destination_secret_id=resources["DestinationCredentialsSecret"],
         source_secret_id=resources["SourceSigningSecret"],
+        suppression_key_secret_id=resources["SuppressionKeySecret"],
         mail_queue_url=resources["MailQueue"],
         region=state["region"],
         endpoints=dict(state["endpoints"]),
@@ -94,6 +96,7 @@ def deployed_target(stack_name: str, region: str | None) -> StackTarget:
         push_dead_letter_queue_url=outputs.get("PushDeadLetterQueueUrl", ""),
         destination_secret_id=outputs.get("DestinationCredentialsSecretArn", ""),
         source_secret_id=outputs.get("SourceSigningSecretArn", ""),
+        suppression_key_secret_id=outputs.get("SuppressionKeySecretArn", ""),
         mail_queue_url=outputs.get("MailQueueUrl", ""),
         region=cloudformation.meta.region_name,
     )

@@ -66,6 +66,10 @@ class InMemoryContacts:
     def get_many(self, contact_ids: Sequence[str]) -> dict[str, Contact]:
         return {cid: self.by_id[cid] for cid in contact_ids if cid in self.by_id}
 
+    def erase(self, contact: Contact) -> None:
+        self.by_id.pop(contact.contact_id, None)
+        self.identities.pop(contact.identity_key, None)
+
 
 class RecordingOptIns:
     def __init__(self) -> None:
@@ -93,9 +97,9 @@ class CountingRateLimiter:
     def __init__(self) -> None:
         self.hits: dict[str, int] = {}
 
-    def allow(self, key: str, limit_per_minute: int, now: datetime) -> bool:
+    def allow(self, key: str, limit: int, now: datetime, window_seconds: int = 60) -> bool:
         self.hits[key] = self.hits.get(key, 0) + 1
-        return self.hits[key] <= limit_per_minute
+        return self.hits[key] <= limit
 
 
 class StaticSigningSecrets:

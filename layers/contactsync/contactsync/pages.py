@@ -1,29 +1,35 @@
-"""Pages people see (confirm, unsubscribe, invalid link), rendered with autoescaped Jinja2."""
+"""Pages people see from their mail links, rendered with autoescaped Jinja2 in English or French."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-SUPPORTED_LANGUAGES = ("en", "fr")
+from contactsync.use_cases.subscription_links import LinkOutcome, LinkPage
+from contactsync.wording import language_or_default, texts_for
 
-TEXTS: dict[str, dict[str, str]] = {
-    "en": {
-        "invalid_title": "This link no longer works",
-        "invalid_body": (
-            "The link may have expired, been used already, or been copied incompletely. "
-            "If you still want to hear from us, sign up again and we will send you a new link."
-        ),
-    },
-    "fr": {
-        "invalid_title": "Ce lien ne fonctionne plus",
-        "invalid_body": (
-            "Le lien a peut-être expiré, déjà servi, ou été copié en partie. "
-            "Si vous souhaitez toujours recevoir nos messages, inscrivez-vous à nouveau "
-            "et nous vous enverrons un nouveau lien."
-        ),
-    },
+
+@dataclass(frozen=True)
+class PageText:
+    title_key: str
+    body_key: str | None = None
+    button_key: str | None = None
+    action: str | None = None  # the form's hidden action field
+
+
+PAGE_TEXTS: dict[LinkPage, PageText] = {
+    LinkPage.CONFIRM: PageText("confirm_title", "confirm_lead", "confirm_button", "confirm"),
+    LinkPage.CONFIRM_CHANGE: PageText("confirm_change_title", "confirm_lead", "confirm_button", "confirm"),
+    LinkPage.CONFIRMED: PageText("confirmed_title", "confirmed_body"),
+    LinkPage.CHANGED: PageText("changed_title", "changed_body"),
+    LinkPage.UNSUBSCRIBE: PageText(
+        "unsubscribe_title", "unsubscribe_lead", "unsubscribe_button", "unsubscribe"
+    ),
+    LinkPage.UNSUBSCRIBED: PageText("unsubscribed_title", "unsubscribed_body"),
+    LinkPage.INVALID: PageText("invalid_title", "invalid_body", "resend_button", "resend"),
+    LinkPage.RESEND_REQUESTED: PageText("resend_done_title", "resend_done_body"),
 }
 
 
@@ -36,15 +42,25 @@ def page_environment() -> Environment:
     )
 
 
-def supported_language(language: str | None) -> str:
-    return language if language in SUPPORTED_LANGUAGES else "en"
+def render_link_page(outcome: LinkOutcome, form_action_url: str | None) -> str:
+    lang = language_or_default(outcome.language)
+    texts = texts_for(lang)
+    spec = PAGE_TEXTS[outcome.page]
+    organisation = outcome.organisation or ""
+    return (
+        page_environment()
+        .get_template("pages/link.html")
+        .render(
+            lang=lang,
+            title=texts[spec.title_key].format(organisation=organisation),
+            body=texts[spec.body_key].format(organisation=organisation) if spec.body_key else "",
+            button=texts[spec.button_key] if spec.button_key and form_action_url is not None else None,
+            action=spec.action,
+            form_action_url=form_action_url,
+            organisation=organisation,
+        )
+    )
 
 
 def render_link_invalid_page(language: str) -> str:
-    lang = supported_language(language)
-    texts = TEXTS[lang]
-    return (
-        page_environment()
-        .get_template("pages/message.html")
-        .render(lang=lang, title=texts["invalid_title"], body=texts["invalid_body"])
-    )
+    return render_link_page(LinkOutcome(page=LinkPage.INVALID, language=language), form_action_url=None)

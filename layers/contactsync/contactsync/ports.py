@@ -13,9 +13,12 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from contactsync.domain.change import ContactChange
+    from contactsync.domain.consent_ledger import ConsentEvent, ConsentEventDraft
     from contactsync.domain.contact import Contact
     from contactsync.domain.destination import Destination
+    from contactsync.domain.opt_in_tokens import LinkToken
     from contactsync.domain.source import Source
+    from contactsync.models.outgoing_mail import OutgoingMail
     from contactsync.models.queue_messages import OptInRequest
 
 
@@ -50,6 +53,10 @@ class ContactRepository(Protocol):
 
     def get_many(self, contact_ids: Sequence[str]) -> dict[str, Contact]: ...
 
+    def erase(self, contact: Contact) -> None:
+        """Delete the contact and its identity guard."""
+        ...
+
 
 class OptInRequestPublisher(Protocol):
     def publish(self, requests: Sequence[OptInRequest]) -> None:
@@ -68,8 +75,48 @@ class SuppressionList(Protocol):
 
 
 class RateLimiter(Protocol):
-    def allow(self, key: str, limit_per_minute: int, now: datetime) -> bool:
-        """Count one request under ``key`` for the current minute; False past the limit."""
+    def allow(self, key: str, limit: int, now: datetime, window_seconds: int = 60) -> bool:
+        """Count one request under ``key`` for the current window; False past the limit."""
+        ...
+
+
+class ConsentLedger(Protocol):
+    def events(self, contact_id: str) -> list[ConsentEvent]: ...
+
+    def append(self, contact_id: str, draft: ConsentEventDraft) -> ConsentEvent:
+        """Chain and store one event; retries on a concurrent append."""
+        ...
+
+    def erase(self, contact_id: str) -> int:
+        """Delete every event of an erased contact; returns how many."""
+        ...
+
+
+class LinkTokens(Protocol):
+    def issue(self, token: LinkToken) -> None: ...
+
+    def find(self, digest: str) -> LinkToken | None: ...
+
+
+class ConsentTransactions(Protocol):
+    def commit(
+        self,
+        contact: Contact,
+        expected_version: int,
+        event: ConsentEventDraft,
+        use_token: LinkToken | None,
+        now: datetime,
+    ) -> bool:
+        """Store the contact, append the ledger event and spend the token in one transaction.
+
+        False when the contact or the token changed meanwhile (nothing written).
+        """
+        ...
+
+
+class MailSender(Protocol):
+    def send(self, mail: OutgoingMail) -> str:
+        """Send one mail; returns its Message-ID. Raises ``ServiceUnavailable`` to retry later."""
         ...
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -29,6 +30,25 @@ class Settings(BaseModel):
     suppression_key_secret_id: str = Field(alias="CONTACTSYNC_SUPPRESSION_KEY_SECRET_ID", min_length=1)
     opt_in_resend_hours: float = Field(default=24.0, alias="CONTACTSYNC_OPT_IN_RESEND_HOURS", ge=0)
     idempotency_hours: float = Field(default=24.0, alias="CONTACTSYNC_IDEMPOTENCY_HOURS", gt=0)
+    opt_ins_per_ip_per_hour: int = Field(default=20, alias="CONTACTSYNC_OPT_INS_PER_IP_PER_HOUR", gt=0)
+    opt_in_token_days: int = Field(default=7, alias="CONTACTSYNC_OPT_IN_TOKEN_DAYS", gt=0, le=30)
+    organisation_name: str = Field(default="contactsync", alias="CONTACTSYNC_ORGANISATION_NAME", min_length=1)
+    organisation_postal_address: str = Field(default="", alias="CONTACTSYNC_ORGANISATION_POSTAL_ADDRESS")
+    # Mail (the Mail function): SES v2 in AWS, or SMTP for any other provider.
+    mail_transport: Literal["ses", "smtp"] = Field(default="ses", alias="CONTACTSYNC_MAIL_TRANSPORT")
+    mail_from_address: str = Field(default="", alias="CONTACTSYNC_MAIL_FROM_ADDRESS")
+    ses_configuration_set: str = Field(default="", alias="CONTACTSYNC_SES_CONFIGURATION_SET")
+    smtp_host: str = Field(default="", alias="CONTACTSYNC_SMTP_HOST")
+    smtp_port: int = Field(default=587, alias="CONTACTSYNC_SMTP_PORT", gt=0, lt=65536)
+    smtp_starttls: bool = Field(default=True, alias="CONTACTSYNC_SMTP_STARTTLS")
+    public_base_url: str = Field(default="", alias="CONTACTSYNC_PUBLIC_BASE_URL")
+
+    def require(self, *names: str) -> None:
+        """Fail with the variables' names when a function needs settings its template did not give."""
+        missing = [str(self.model_fields[name].alias) for name in names if not getattr(self, name)]
+        if missing:
+            raise ConfigurationError(f"contactsync settings are missing: {', '.join(missing)}")
+
     max_body_bytes: int = Field(default=256 * 1024, alias="CONTACTSYNC_MAX_BODY_BYTES", gt=0)
     max_batch_contacts: int = Field(default=1000, alias="CONTACTSYNC_MAX_BATCH_CONTACTS", gt=0)
     push_timeout_seconds: float = Field(default=10.0, alias="CONTACTSYNC_PUSH_TIMEOUT_SECONDS", gt=0)

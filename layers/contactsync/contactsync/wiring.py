@@ -25,16 +25,26 @@ from contactsync.adapters.dynamodb_configuration import (
     DynamoJobRepository,
     DynamoSourceRepository,
 )
+from contactsync.adapters.dynamodb_consent import (
+    DynamoConsentLedger,
+    DynamoConsentTransactions,
+    DynamoLinkTokens,
+)
 from contactsync.adapters.dynamodb_contacts import DynamoContactRepository
 from contactsync.adapters.dynamodb_guards import DynamoRateLimiter, DynamoSuppressionList
+from contactsync.adapters.mail_senders import SesMailSender, SmtpMailSender
 from contactsync.adapters.secret_values import CachedSecret
 from contactsync.adapters.signed_webhook import SignedWebhookGateway
 from contactsync.adapters.source_signing_secrets import SecretsManagerSourceSigningSecrets
 from contactsync.adapters.sqs_change_publisher import SqsChangePublisher, SqsOptInRequestPublisher
+from contactsync.mail_rendering import MailIdentity
+from contactsync.ports import MailSender
 from contactsync.settings import get_settings
 from contactsync.use_cases.deliver_changes import DeliverChanges
-from contactsync.use_cases.ingest_contacts import IngestContacts, IngestDependencies
+from contactsync.use_cases.ingest_contacts import IngestContacts, IngestDependencies, OptInLimits
+from contactsync.use_cases.send_confirmations import PublicLinks, SendConfirmation
 from contactsync.use_cases.start_due_jobs import StartDueJobs
+from contactsync.use_cases.subscription_links import LinkDependencies, SubscriptionLinks
 
 
 @lru_cache(maxsize=1)
@@ -47,13 +57,15 @@ def ingest_contacts() -> IngestContacts:
         contacts=DynamoContactRepository(dynamodb, settings.contacts_table),
         changes=SqsChangePublisher(aws_clients.sqs_client(), settings.push_queue_url),
         opt_ins=SqsOptInRequestPublisher(aws_clients.sqs_client(), settings.mail_queue_url),
-        suppression=DynamoSuppressionList(
-            dynamodb, settings.contacts_table, CachedSecret(secrets, settings.suppression_key_secret_id)
-        ),
+        suppression=_suppression_list(),
         rate_limiter=DynamoRateLimiter(dynamodb, settings.contacts_table),
         signing_secrets=SecretsManagerSourceSigningSecrets(secrets, settings.source_secret_id),
     )
-    return IngestContacts(deps, resend_interval=timedelta(hours=settings.opt_in_resend_hours))
+    limits = OptInLimits(
+        resend_interval=timedelta(hours=settings.opt_in_resend_hours),
+        per_ip_per_hour=settings.opt_ins_per_ip_per_hour,
+    )
+    return IngestContacts(deps, limits=limits)
 
 
 @lru_cache(maxsize=1)
@@ -102,3 +114,85 @@ def deliver_changes() -> DeliverChanges:
 def start_due_jobs() -> StartDueJobs:
     settings = get_settings()
     return StartDueJobs(DynamoJobRepository(aws_clients.dynamodb_client(), settings.contacts_table))
+
+
+def _suppression_list() -> DynamoSuppressionList:
+    settings = get_settings()
+    return DynamoSuppressionList(
+        aws_clients.dynamodb_client(),
+        settings.contacts_table,
+        CachedSecret(aws_clients.secrets_manager_client(), settings.suppression_key_secret_id),
+    )
+
+
+@lru_cache(maxsize=1)
+def subscription_links() -> SubscriptionLinks:
+    settings = get_settings()
+    dynamodb = aws_clients.dynamodb_client()
+    ledger = DynamoConsentLedger(dynamodb, settings.contacts_table)
+    deps = LinkDependencies(
+        contacts=DynamoContactRepository(dynamodb, settings.contacts_table),
+        sources=DynamoSourceRepository(dynamodb, settings.contacts_table),
+        tokens=DynamoLinkTokens(dynamodb, settings.contacts_table),
+        transactions=DynamoConsentTransactions(dynamodb, settings.contacts_table, ledger),
+        changes=SqsChangePublisher(aws_clients.sqs_client(), settings.push_queue_url),
+        opt_ins=SqsOptInRequestPublisher(aws_clients.sqs_client(), settings.mail_queue_url),
+        suppression=_suppression_list(),
+    )
+    return SubscriptionLinks(
+        deps,
+        default_organisation=settings.organisation_name,
+        resend_interval=timedelta(hours=settings.opt_in_resend_hours),
+    )
+
+
+def mail_sender() -> MailSender:
+    settings = get_settings()
+    if settings.mail_transport == "smtp":
+        settings.require("smtp_host")
+        return SmtpMailSender(settings.smtp_host, settings.smtp_port, starttls=settings.smtp_starttls)
+    return SesMailSender(aws_clients.sesv2_client(), settings.ses_configuration_set or None)
+
+
+@lru_cache(maxsize=1)
+def send_confirmation() -> SendConfirmation:
+    settings = get_settings()
+    settings.require("mail_from_address", "public_base_url")
+    dynamodb = aws_clients.dynamodb_client()
+    return SendConfirmation(
+        contacts=DynamoContactRepository(dynamodb, settings.contacts_table),
+        sources=DynamoSourceRepository(dynamodb, settings.contacts_table),
+        tokens=DynamoLinkTokens(dynamodb, settings.contacts_table),
+        ledger=DynamoConsentLedger(dynamodb, settings.contacts_table),
+        mailer=mail_sender(),
+        links=PublicLinks(settings.public_base_url),
+        identity=MailIdentity(
+            from_address=settings.mail_from_address,
+            organisation_name=settings.organisation_name,
+            postal_address=settings.organisation_postal_address,
+        ),
+        token_lifetime=timedelta(days=settings.opt_in_token_days),
+    )
+
+
+@lru_cache(maxsize=1)
+def mail_idempotency_config() -> IdempotencyConfig:
+    return IdempotencyConfig(event_key_jmespath="ref", expires_after_seconds=7 * 24 * 3600)
+
+
+@lru_cache(maxsize=1)
+def idempotent_mail() -> Callable[..., Any]:
+    """Send each confirmation mail once, even when SQS delivers its message twice."""
+    settings = get_settings()
+    persistence = DynamoDBPersistenceLayer(
+        table_name=settings.idempotency_table, boto3_client=aws_clients.dynamodb_client()
+    )
+    config = mail_idempotency_config()
+
+    def send_once(request: dict[str, str], work: Callable[[], str | None]) -> dict[str, str | None]:
+        return {"message_id": work()}
+
+    wrapped: Callable[..., Any] = idempotent_function(
+        data_keyword_argument="request", persistence_store=persistence, config=config
+    )(send_once)
+    return wrapped

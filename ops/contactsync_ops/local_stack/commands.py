@@ -63,6 +63,9 @@ def _print_running(console: Console, stack: LocalStack, demo_token: str | None) 
                 f"  queue           {mapping['queue']} -> {logical_id} [dim](batch "
                 f"{mapping['batch_size']}, window {mapping['batching_window_seconds']} s{failures})[/]"
             )
+    console.print(
+        f"  mail sink       {state['mail_dir']}  [dim](.eml for any mail client, .html for a browser)[/]"
+    )
     console.print(f"  state           {stack.state_file}")
     console.print("\nTry:")
     console.print(

@@ -21,12 +21,17 @@ from contactsync_ops.local_stack.api_gateway import ApiGatewayServer
 from contactsync_ops.local_stack.dynamodb_local import DynamoDbLocal, default_project_root
 from contactsync_ops.local_stack.endpoints import LOCAL_REGION, LocalEndpoints
 from contactsync_ops.local_stack.lambda_runtime import DEFAULT_MAX_CONCURRENCY, LambdaRuntime
-from contactsync_ops.local_stack.loopback_ports import claim_port
+from contactsync_ops.local_stack.loopback_ports import claim_port, pick_free_port
+from contactsync_ops.local_stack.mail_sink import MailSink
 from contactsync_ops.local_stack.moto_server import LOCAL_ACCOUNT_ID, MotoServer
 from contactsync_ops.local_stack.provisioning import provision_stack
 from contactsync_ops.local_stack.scheduler import ScheduleRunner, parse_rate_seconds
 from contactsync_ops.local_stack.sqs_event_source import SqsEventSourceMapping
-from contactsync_ops.local_stack.template_model import DEFAULT_STACK_NAME, load_local_template
+from contactsync_ops.local_stack.template_model import (
+    DEFAULT_STACK_NAME,
+    load_local_template,
+    load_template_document,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -113,6 +118,8 @@ class LocalStack:
         self.api: ApiGatewayServer | None = None
         self.pollers: list[SqsEventSourceMapping] = []
         self.schedules: ScheduleRunner | None = None
+        self.mail_sink: MailSink | None = None
+        self.gateway_port = options.gateway_port or pick_free_port()
         self.state: dict[str, Any] = {}
 
     def start(self) -> dict[str, Any]:
@@ -155,12 +162,14 @@ class LocalStack:
         self.moto = MotoServer(port=options.moto_port, account_id=LOCAL_ACCOUNT_ID)
         self.moto.start()
         self.endpoints = LocalEndpoints(self.dynamodb.endpoint_url, self.moto.endpoint_url, options.region)
+        self.mail_sink = MailSink(options.state_dir.resolve() / "mail")
+        self.mail_sink.start()
         self.template = template = load_local_template(
             self.template_path,
             stack_name=options.stack_name,
             region=options.region,
             account_id=LOCAL_ACCOUNT_ID,
-            parameter_overrides=dict(options.parameter_overrides),
+            parameter_overrides=self._parameters(),
             sqs_endpoint_url=self.moto.endpoint_url,
         )
         self.resources = provision_stack(
@@ -173,7 +182,7 @@ class LocalStack:
             max_concurrency=options.max_concurrency,
         )
         self.api = ApiGatewayServer(
-            template.functions, self.runtime, port=options.gateway_port, account_id=LOCAL_ACCOUNT_ID
+            template.functions, self.runtime, port=self.gateway_port, account_id=LOCAL_ACCOUNT_ID
         )
         self.api.start()
         sqs_client = self.endpoints.sqs_client()
@@ -197,6 +206,23 @@ class LocalStack:
         self.state = self._describe()
         self._write_state()
         logger.info("local stack up in %.1f s", time.monotonic() - started)
+
+    def _parameters(self) -> dict[str, str]:
+        """The template's parameters for this machine: mail to the local sink, links to the local API.
+
+        Only parameters the template declares are set, and the caller's overrides win.
+        """
+        assert self.mail_sink is not None
+        declared = load_template_document(self.template_path).get("Parameters", {})
+        local = {
+            "MailTransport": "smtp",
+            "SmtpHost": "127.0.0.1",
+            "SmtpPort": str(self.mail_sink.port),
+            "SmtpStartTls": "false",
+            "PublicBaseUrl": f"http://127.0.0.1:{self.gateway_port}",
+        }
+        chosen = {name: value for name, value in local.items() if name in declared}
+        return {**chosen, **dict(self.options.parameter_overrides)}
 
     def _describe(self) -> dict[str, Any]:
         assert self.template is not None
@@ -248,6 +274,7 @@ class LocalStack:
             "state_dir": str(self.options.state_dir.resolve()),
             "in_memory": self.options.in_memory,
             "dynamodb_data_dir": None if data_dir is None else str(data_dir),
+            "mail_dir": str(self.mail_sink.folder) if self.mail_sink else None,
             "ports": {"api": self.api.port, "dynamodb": self.dynamodb.port, "moto": self.moto.port},
             "endpoints": self.endpoints.by_service(),
             "api_url": self.api.url,
@@ -279,6 +306,9 @@ class LocalStack:
             poller.stop()
         self.pollers = []
         self.runtime = None
+        if self.mail_sink is not None:
+            self.mail_sink.stop()
+            self.mail_sink = None
         if self.moto is not None:
             self.moto.stop()
             self.moto = None

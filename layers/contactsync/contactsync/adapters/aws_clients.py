@@ -16,6 +16,7 @@ from botocore.config import Config
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sesv2 import SESV2Client
     from mypy_boto3_sqs import SQSClient
 
 _CLIENT_CONFIG = Config(
@@ -39,3 +40,8 @@ def sqs_client() -> SQSClient:
 @lru_cache(maxsize=1)
 def secrets_manager_client() -> SecretsManagerClient:
     return boto3.client("secretsmanager", config=_CLIENT_CONFIG)
+
+
+@lru_cache(maxsize=1)
+def sesv2_client() -> SESV2Client:
+    return boto3.client("sesv2", config=_CLIENT_CONFIG)

@@ -261,6 +261,24 @@ class DynamoContactRepository:
             raise
         return True
 
+    def erase(self, contact: Contact) -> None:
+        self._transact(
+            [
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": to_item({"pk": contact_pk(contact.contact_id), "sk": PROFILE_SK}),
+                    }
+                },
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": to_item({"pk": contact.identity_key, "sk": GUARD_SK}),
+                    }
+                },
+            ]
+        )
+
     def get_many(self, contact_ids: Sequence[str]) -> dict[str, Contact]:
         items = self._batch_get(
             [{"pk": contact_pk(cid), "sk": PROFILE_SK} for cid in dict.fromkeys(contact_ids)]

@@ -71,13 +71,13 @@ class DynamoRateLimiter:
         self._client = client
         self._table = table_name
 
-    def allow(self, key: str, limit_per_minute: int, now: datetime) -> bool:
-        minute = now.strftime("%Y%m%d%H%M")
-        expires = int((now + timedelta(minutes=5)).timestamp())
+    def allow(self, key: str, limit: int, now: datetime, window_seconds: int = 60) -> bool:
+        window = int(now.timestamp()) // window_seconds
+        expires = int((now + timedelta(seconds=2 * window_seconds)).timestamp())
         try:
             response = self._client.update_item(
                 TableName=self._table,
-                Key=to_item({"pk": f"RATE#{key}#{minute}", "sk": RATE_SK}),
+                Key=to_item({"pk": f"RATE#{key}#{window_seconds}#{window}", "sk": RATE_SK}),
                 UpdateExpression="ADD hits :one SET expires_at = if_not_exists(expires_at, :expires)",
                 ExpressionAttributeValues=to_item({":one": 1, ":expires": expires}),
                 ReturnValues="UPDATED_NEW",
@@ -86,4 +86,4 @@ class DynamoRateLimiter:
             raise_if_unavailable(error)
             raise
         hits = int(from_item(response.get("Attributes", {})).get("hits", 0))
-        return hits <= limit_per_minute
+        return hits <= limit

@@ -1,53 +1,101 @@
-"""Routes of the OptIn function: the confirmation and unsubscribe pages people open from mail."""
+"""Routes of the OptIn function: the confirmation and unsubscribe pages people open from their mail.
+
+GET only shows a page with a button, so mail scanners that prefetch links
+change nothing; the button POSTs back to the same URL.
+"""
 
 from __future__ import annotations
 
 from http import HTTPStatus
 from typing import Annotated
+from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from contactsync.api.error_responses import register_error_handlers
-from contactsync.pages import render_link_invalid_page
+from contactsync.domain.opt_in_tokens import TOKEN_PATTERN
+from contactsync.observability import logger, metrics
+from contactsync.pages import render_link_page
+from contactsync.use_cases.subscription_links import LinkOutcome, LinkPage, Visitor
+from contactsync.wiring import subscription_links
 
 app = APIGatewayRestResolver(enable_validation=True)
 register_error_handlers(app)
 
-TOKEN_PATTERN = r"^[A-Za-z0-9_-]{16,128}$"  # noqa: S105 - a shape, not a secret
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src https:; "
+        "form-action 'self'; frame-ancestors 'none'"
+    ),
+}
+PAGE_STATUS = {
+    LinkPage.INVALID: HTTPStatus.NOT_FOUND,
+}
+WITH_FORM = {LinkPage.CONFIRM, LinkPage.CONFIRM_CHANGE, LinkPage.UNSUBSCRIBE, LinkPage.INVALID}
+TokenPath = Annotated[str, Path(pattern=TOKEN_PATTERN)]
 
 
-def _invalid_link(language: str) -> Response[str]:
+def page(outcome: LinkOutcome) -> Response[str]:
+    if outcome.redirect_url:
+        return Response(
+            status_code=HTTPStatus.SEE_OTHER.value, headers={**PAGE_HEADERS, "Location": outcome.redirect_url}
+        )
+    metrics.add_metric(name=f"LinkPage_{outcome.page.value}", unit="Count", value=1)
     return Response(
-        status_code=HTTPStatus.NOT_FOUND.value,
+        status_code=PAGE_STATUS.get(outcome.page, HTTPStatus.OK).value,
         content_type=content_types.TEXT_HTML,
-        body=render_link_invalid_page(language),
-        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+        body=render_link_page(outcome, form_action_url="" if outcome.page in WITH_FORM else None),
+        headers=PAGE_HEADERS,
     )
+
+
+def visitor() -> Visitor:
+    event = app.current_event
+    headers = {name.lower(): value for name, value in (event.headers or {}).items()}
+    return Visitor(ip=event.request_context.identity.source_ip, user_agent=headers.get("user-agent"))
+
+
+def form_fields() -> dict[str, str]:
+    body = app.current_event.decoded_body or ""
+    return {key: values[0] for key, values in parse_qs(body[:4096]).items() if values}
 
 
 @app.get("/v1/confirm/<token>", tags=["opt-in"], summary="Confirmation page (never confirms by itself)")
-def confirm_page(token: Annotated[str, Path()]) -> Response[str]:
-    return _invalid_link(_language())
+def confirm_page(token: TokenPath) -> Response[str]:
+    return page(subscription_links().view_confirmation(token))
 
 
-@app.post("/v1/confirm/<token>", tags=["opt-in"], summary="Confirm a subscription")
-def confirm_submit(token: Annotated[str, Path()]) -> Response[str]:
-    return _invalid_link(_language())
+@app.post("/v1/confirm/<token>", tags=["opt-in"], summary="Confirm (action=confirm) or ask for a new link")
+def confirm_submit(token: TokenPath) -> Response[str]:
+    action = form_fields().get("action")
+    links = subscription_links()
+    if action == "confirm":
+        outcome = links.confirm(token, visitor())
+        logger.info("confirmation link used", extra={"page": outcome.page.value})
+        return page(outcome)
+    if action == "resend":
+        return page(links.request_new_link(token, visitor()))
+    return page(links.view_confirmation(token))
 
 
 @app.get("/v1/unsubscribe/<token>", tags=["opt-in"], summary="Unsubscribe page")
-def unsubscribe_page(token: Annotated[str, Path()]) -> Response[str]:
-    return _invalid_link(_language())
+def unsubscribe_page(token: TokenPath) -> Response[str]:
+    return page(subscription_links().view_unsubscribe(token))
 
 
-@app.post("/v1/unsubscribe/<token>", tags=["opt-in"], summary="Unsubscribe (also RFC 8058 one-click)")
-def unsubscribe_submit(token: Annotated[str, Path()]) -> Response[str]:
-    return _invalid_link(_language())
-
-
-def _language() -> str:
-    accept = app.current_event.headers.get("accept-language") or app.current_event.headers.get(
-        "Accept-Language"
-    )
-    return "fr" if (accept or "").lower().startswith("fr") else "en"
+@app.post(
+    "/v1/unsubscribe/<token>", tags=["opt-in"], summary="Unsubscribe (page button, or RFC 8058 one-click)"
+)
+def unsubscribe_submit(token: TokenPath) -> Response[str]:
+    fields = form_fields()
+    one_click = fields.get("List-Unsubscribe") == "One-Click"
+    if not one_click and fields.get("action") != "unsubscribe":
+        return page(subscription_links().view_unsubscribe(token))
+    outcome = subscription_links().unsubscribe(token, visitor(), one_click=one_click)
+    logger.info("unsubscribe link used", extra={"page": outcome.page.value, "one_click": one_click})
+    return page(outcome)

@@ -63,6 +63,20 @@ class TokenHash(BaseModel):
         return self.valid_until is None or now < self.valid_until
 
 
+class Branding(BaseModel):
+    """How mails and pages present the organisation (CASL: who sends, and a postal address)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    organisation_name: str | None = Field(default=None, max_length=200)
+    from_name: str | None = Field(default=None, max_length=200)
+    logo_url: str | None = Field(default=None, pattern=r"^https://", max_length=500)
+    postal_address: str | None = Field(default=None, max_length=500)
+    consent_text: dict[str, str] = Field(
+        default_factory=dict, description="per language: what the person agrees to receive"
+    )
+
+
 class Source(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -82,7 +96,13 @@ class Source(BaseModel):
         description="subscribe only contacts whose `newsletter` field is true (e.g. a ticked box)",
     )
     rate_limit_per_minute: int = Field(default=600, ge=1, le=100_000)
-    redirect_allow_list: tuple[str, ...] = ()
+    redirect_allow_list: tuple[str, ...] = Field(
+        default=(), description="URLs a confirmation may redirect to (exact prefix match)"
+    )
+    confirmed_redirect_url: str | None = Field(
+        default=None, max_length=500, description="thank-you page after confirming, if on the allow-list"
+    )
+    branding: Branding = Branding()
     token_hashes: tuple[TokenHash, ...] = ()
     created_at: datetime
 

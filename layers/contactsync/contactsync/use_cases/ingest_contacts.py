@@ -82,6 +82,14 @@ class IngestOutcome:
     opt_in_requests: list[OptInRequest]
 
 
+@dataclass(frozen=True)
+class OptInLimits:
+    """How often confirmation mails may go out: per address (resend) and per client IP (anti mail-bomb)."""
+
+    resend_interval: timedelta = timedelta(hours=24)
+    per_ip_per_hour: int = 20
+
+
 @dataclass
 class IngestDependencies:
     sources: SourceRepository
@@ -97,12 +105,12 @@ class IngestContacts:
     def __init__(
         self,
         deps: IngestDependencies,
-        resend_interval: timedelta = timedelta(hours=24),
+        limits: OptInLimits | None = None,
         clock: Callable[[], datetime] = utc_now,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
         self._deps = deps
-        self._resend_interval = resend_interval
+        self._limits = limits or OptInLimits()
         self._clock = clock
         self._new_id = new_id
 
@@ -148,7 +156,7 @@ class IngestContacts:
     ) -> IngestOutcome:
         """Apply every payload: batched reads and transactional writes first, one by one where needed."""
         now = self._clock()
-        ctx = RuleContext(source=source, now=now, resend_interval=self._resend_interval)
+        ctx = RuleContext(source=source, now=now, resend_interval=self._limits.resend_interval)
         candidates: dict[int, Candidate] = {}
         results: dict[int, tuple[Contact | None, Decision]] = {}
         for index, payload in enumerate(payloads):
@@ -245,7 +253,7 @@ class IngestContacts:
                         occurred_at=now,
                     )
                 )
-            if decision.opt_in is not None:
+            if decision.opt_in is not None and self._may_mail_from(request.client_ip, now):
                 opt_ins.append(
                     OptInRequest(
                         contact_id=contact.contact_id,
@@ -262,6 +270,14 @@ class IngestContacts:
         if opt_ins:
             self._deps.opt_ins.publish(opt_ins)
         return IngestOutcome(outcomes=outcomes, changes=changes, opt_in_requests=opt_ins)
+
+    def _may_mail_from(self, client_ip: str | None, now: datetime) -> bool:
+        """At most N confirmation mails per hour per client IP: a form cannot be used to mail-bomb."""
+        if client_ip is None:
+            return True
+        return self._deps.rate_limiter.allow(
+            f"opt-in-ip:{client_ip}", self._limits.per_ip_per_hour, now, 3600
+        )
 
     def _apply(self, candidate: Candidate, ctx: RuleContext) -> tuple[Contact | None, Decision]:
         """Decide and store, retrying when another request changed the contact meanwhile."""

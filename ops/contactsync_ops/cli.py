@@ -345,22 +345,28 @@ def consent_show(
             )
         )
         return
-    table = Table(
-        "#", "event", "when", "source", "purpose", "how", "from", "message id", title=f"Consent of {email}"
-    )
+    console.print(f"[bold]Consent of {email}[/bold] (contact {record.contact.contact_id})")
     for event in record.events:
-        where = " / ".join(part for part in (event.ip, (event.user_agent or "")[:40]) if part)
-        table.add_row(
-            str(event.sequence),
-            event.type.value,
-            event.at.isoformat(timespec="seconds"),
-            event.source_id or "",
-            ", ".join(event.purpose),
-            event.method or (event.basis.value if event.basis else ""),
-            where,
-            event.message_id or "",
+        console.print(
+            f"#{event.sequence} [bold]{event.type.value}[/bold]  {event.at.isoformat(timespec='seconds')}"
+            f"  source {event.source_id or '-'}",
+            highlight=False,
         )
-    console.print(table)
+        details = {
+            "purpose": ", ".join(event.purpose),
+            "how": event.method,
+            "basis": event.basis.value if event.basis else None,
+            "expires": event.expires_at.isoformat(timespec="seconds") if event.expires_at else None,
+            "wording": f"{event.wording_version} sha256 {event.wording_sha256[:16]}"
+            if event.wording_sha256
+            else None,
+            "ip": event.ip,
+            "user agent": event.user_agent,
+            "message id": event.message_id,
+        }
+        for label, value in details.items():
+            if value:
+                console.print(f"    {label}: {value}", highlight=False, markup=False, soft_wrap=True)
     console.print(
         f"status: {record.contact.status.value}; chain: {'intact' if record.chain_intact else 'BROKEN'}"
     )

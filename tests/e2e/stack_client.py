@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,24 @@ class StackClient:
     def contact(self, email: str) -> Contact | None:
         repository = DynamoContactRepository(self.target.dynamodb(), self.target.contacts_table)
         return repository.find_by_identity(f"EMAIL#{email.lower()}")
+
+    def wait_for_queue_empty(self, queue_url: str, timeout: float = 30.0) -> None:
+        """Until no message is visible or in flight (the consumer has done its work)."""
+        sqs = self.target.sqs()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=queue_url,
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]
+            if (
+                attributes["ApproximateNumberOfMessages"] == "0"
+                and attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
+            ):
+                time.sleep(0.5)  # the consumer deletes before it has finished writing files
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"queue {queue_url} still busy after {timeout}s")
 
     def drain(self, queue_url: str) -> list[str]:
         """Every body currently on a queue (received and deleted)."""

@@ -58,6 +58,9 @@ def render_link_page(outcome: LinkOutcome, form_action_url: str | None) -> str:
             action=spec.action,
             form_action_url=form_action_url,
             organisation=organisation,
+            greeting=texts["mail_greeting"].format(first_name=outcome.first_name)
+            if outcome.first_name
+            else None,
         )
     )
 

@@ -8,7 +8,7 @@ have a grace period to switch.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -46,11 +46,18 @@ class SecretsManagerSourceSigningSecrets:
         raw = self._client.get_secret_value(SecretId=self._secret_id)["SecretString"]
         document = {k: v for k, v in json.loads(raw or "{}").items() if isinstance(v, list)}
         entries = _SECRETS.validate_python(document).get(source_id, [])
+        now = datetime.now(UTC)
         kept = [
-            entry.model_copy(update={"valid_until": entry.valid_until or previous_valid_until})
+            # Each old secret keeps the earlier of its own grace period and the new one.
+            entry.model_copy(
+                update={
+                    "valid_until": previous_valid_until
+                    if entry.valid_until is None
+                    else min(entry.valid_until, previous_valid_until)
+                }
+            )
             for entry in entries
-            if previous_valid_until is not None
-            and (entry.valid_until is None or entry.valid_until > previous_valid_until)
+            if previous_valid_until is not None and (entry.valid_until is None or entry.valid_until > now)
         ]
         document[source_id] = [SigningSecret(secret=secret).model_dump(mode="json")] + [
             entry.model_dump(mode="json") for entry in kept

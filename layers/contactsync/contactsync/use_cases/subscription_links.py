@@ -48,6 +48,7 @@ class LinkOutcome:
     language: str = "en"
     organisation: str | None = None
     redirect_url: str | None = None
+    first_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,10 @@ class SubscriptionLinks:
         if not self._confirmable(link, contact, self._clock()):
             return self._outcome(LinkPage.INVALID, link, source)
         is_change = contact is not None and contact.status is SubscriptionStatus.SUBSCRIBED
-        return self._outcome(LinkPage.CONFIRM_CHANGE if is_change else LinkPage.CONFIRM, link, source)
+        page = LinkPage.CONFIRM_CHANGE if is_change else LinkPage.CONFIRM
+        profile = contact.pending_change.profile if contact and contact.pending_change else None
+        first_name = (profile or contact.profile).first_name if contact else None
+        return self._outcome(page, link, source, first_name=first_name)
 
     def view_unsubscribe(self, token: str) -> LinkOutcome:
         link, _, source = self._load(token, TokenPurpose.UNSUBSCRIBE)

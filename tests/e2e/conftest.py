@@ -70,6 +70,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLoc
         "--in-memory",
         "--max-visibility-timeout", "2",
         "--batching-window", "1",
+        "--parameter", "PushRetryBaseSeconds=0",
     ]  # fmt: skip
     environment = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
     with log_path.open("wb") as log:

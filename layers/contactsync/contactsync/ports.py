@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from contactsync.domain.contact import Contact
     from contactsync.domain.destination import Destination
     from contactsync.domain.opt_in_tokens import LinkToken
+    from contactsync.domain.push_state import PushState
     from contactsync.domain.source import Source
     from contactsync.models.outgoing_mail import OutgoingMail
     from contactsync.models.queue_messages import OptInRequest
@@ -58,6 +59,10 @@ class ContactRepository(Protocol):
         ...
 
     def consent_expiring_before(self, moment: datetime, limit: int = 500) -> list[Contact]: ...
+
+    def scan_page(self, start_after: str | None, limit: int = 500) -> tuple[list[Contact], str | None]:
+        """Every contact, a page at a time (backfills); returns the page and where to resume."""
+        ...
 
 
 class OptInRequestPublisher(Protocol):
@@ -137,7 +142,7 @@ class SourceRepository(Protocol):
 
 
 class ChangePublisher(Protocol):
-    def publish(self, changes: Sequence[ContactChange]) -> None:
+    def publish(self, changes: Sequence[ContactChange], destination_id: str | None = None) -> None:
         """Queue every change for delivery; raises ``ServiceUnavailable`` if any is not queued."""
         ...
 
@@ -148,9 +153,21 @@ class DestinationRepository(Protocol):
     def put(self, destination: Destination) -> None: ...
 
 
-class DestinationGateway(Protocol):
-    def deliver(self, destination: Destination, change: ContactChange, contact: Contact) -> None:
-        """Send one change; raises ``DeliveryFailed``."""
+class PushStates(Protocol):
+    def get_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], PushState]:
+        """By (contact_id, destination_id), in batches."""
+        ...
+
+    def for_contact(self, contact_id: str) -> list[PushState]: ...
+
+    def save_many(self, states: Sequence[PushState]) -> None: ...
+
+    def delete(self, contact_id: str, destination_id: str) -> None: ...
+
+
+class DeadLetters(Protocol):
+    def send(self, message_body: str, reason: str) -> None:
+        """Park a message that will never succeed, with the reason, for `contactsync dlq`."""
         ...
 
 

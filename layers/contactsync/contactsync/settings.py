@@ -52,6 +52,8 @@ class Settings(BaseModel):
     max_body_bytes: int = Field(default=256 * 1024, alias="CONTACTSYNC_MAX_BODY_BYTES", gt=0)
     max_batch_contacts: int = Field(default=1000, alias="CONTACTSYNC_MAX_BATCH_CONTACTS", gt=0)
     push_timeout_seconds: float = Field(default=10.0, alias="CONTACTSYNC_PUSH_TIMEOUT_SECONDS", gt=0)
+    push_retry_base_seconds: float = Field(default=30.0, alias="CONTACTSYNC_PUSH_RETRY_BASE_SECONDS", ge=0)
+    push_dead_letter_queue_url: str = Field(default="", alias="CONTACTSYNC_PUSH_DLQ_URL")
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:

@@ -11,7 +11,6 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
-import requests
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -32,11 +31,16 @@ from contactsync.adapters.dynamodb_consent import (
 )
 from contactsync.adapters.dynamodb_contacts import DynamoContactRepository
 from contactsync.adapters.dynamodb_guards import DynamoRateLimiter, DynamoSuppressionList
+from contactsync.adapters.dynamodb_push_states import DynamoPushStates
+from contactsync.adapters.http_sessions import retrying_session
 from contactsync.adapters.mail_senders import SesMailSender, SmtpMailSender
+from contactsync.adapters.mailchimp_connector import MailchimpConnector
 from contactsync.adapters.secret_values import CachedSecret
-from contactsync.adapters.signed_webhook import SignedWebhookGateway
+from contactsync.adapters.signed_webhook import SignedWebhookConnector
 from contactsync.adapters.source_signing_secrets import SecretsManagerSourceSigningSecrets
 from contactsync.adapters.sqs_change_publisher import SqsChangePublisher, SqsOptInRequestPublisher
+from contactsync.adapters.sqs_dead_letters import SqsDeadLetters, SqsRetryDelay
+from contactsync.domain.destination import DestinationType
 from contactsync.mail_rendering import MailIdentity
 from contactsync.ports import MailSender
 from contactsync.settings import get_settings
@@ -104,11 +108,32 @@ def deliver_changes() -> DeliverChanges:
     credentials = SecretsManagerDestinationCredentials(
         aws_clients.secrets_manager_client(), settings.destination_secret_id
     )
+    session = retrying_session(pool_size=10)
     return DeliverChanges(
         contacts=DynamoContactRepository(client, settings.contacts_table),
         destinations=DynamoDestinationRepository(client, settings.contacts_table),
-        gateway=SignedWebhookGateway(requests.Session(), credentials, settings.push_timeout_seconds),
+        push_states=DynamoPushStates(client, settings.contacts_table),
+        connectors={
+            DestinationType.SIGNED_WEBHOOK: SignedWebhookConnector(
+                session, credentials, settings.push_timeout_seconds
+            ),
+            DestinationType.MAILCHIMP: MailchimpConnector(
+                session, credentials.api_key, settings.push_timeout_seconds
+            ),
+        },
     )
+
+
+@lru_cache(maxsize=1)
+def push_dead_letters() -> SqsDeadLetters:
+    settings = get_settings()
+    settings.require("push_dead_letter_queue_url")
+    return SqsDeadLetters(aws_clients.sqs_client(), settings.push_dead_letter_queue_url)
+
+
+@lru_cache(maxsize=1)
+def push_retry_delay() -> SqsRetryDelay:
+    return SqsRetryDelay(aws_clients.sqs_client(), get_settings().push_queue_url)
 
 
 @lru_cache(maxsize=1)

@@ -6,6 +6,7 @@ minutes so a batch of pushes costs one GetSecretValue, not one per message.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -20,12 +21,26 @@ CACHE_SECONDS = 300
 
 class SecretsManagerDestinationCredentials:
     def __init__(self, client: SecretsManagerClient, secret_id: str) -> None:
+        self._client = client
         self._provider = SecretsProvider(boto3_client=client)
         self._secret_id = secret_id
 
-    def signing_secret(self, destination_id: str) -> str:
+    def store(self, destination_id: str, entry: dict[str, str]) -> None:
+        """Write one destination's credentials (read-modify-write of the JSON secret)."""
+        raw = self._client.get_secret_value(SecretId=self._secret_id)["SecretString"]
+        document = {key: value for key, value in json.loads(raw or "{}").items() if isinstance(value, dict)}
+        document[destination_id] = entry
+        self._client.put_secret_value(SecretId=self._secret_id, SecretString=json.dumps(document))
+
+    def _value(self, destination_id: str, name: str) -> str:
         credentials: Any = self._provider.get(self._secret_id, transform="json", max_age=CACHE_SECONDS)
         entry = credentials.get(destination_id) if isinstance(credentials, dict) else None
-        if not isinstance(entry, dict) or not isinstance(entry.get("signing_secret"), str):
-            raise ConfigurationError(f"no signing secret is stored for destination {destination_id}")
-        return str(entry["signing_secret"])
+        if not isinstance(entry, dict) or not isinstance(entry.get(name), str):
+            raise ConfigurationError(f"no {name} is stored for destination {destination_id}")
+        return str(entry[name])
+
+    def signing_secret(self, destination_id: str) -> str:
+        return self._value(destination_id, "signing_secret")
+
+    def api_key(self, destination_id: str) -> str:
+        return self._value(destination_id, "api_key")

@@ -121,6 +121,12 @@ class DynamoDestinationRepository:
     def list_enabled(self) -> list[Destination]:
         return [destination for destination in self._items.list_all() if destination.enabled]
 
+    def list_all(self) -> list[Destination]:
+        return self._items.list_all()
+
+    def get(self, destination_id: str) -> Destination | None:
+        return self._items.get(destination_id)
+
     def put(self, destination: Destination) -> None:
         self._items.put(destination)
 

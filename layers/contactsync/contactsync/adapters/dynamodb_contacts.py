@@ -7,6 +7,7 @@ Layout (single table):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -295,6 +296,25 @@ class DynamoContactRepository:
             raise
         ids = [str(from_item(raw)["contact_id"]) for raw in page["Items"]]
         return list(self.get_many(ids).values())
+
+    def scan_page(self, start_after: str | None, limit: int = 500) -> tuple[list[Contact], str | None]:
+        """A Scan is right here: a backfill reads every contact once, on an operator's request."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": "sk = :profile",
+            "ExpressionAttributeValues": to_item({":profile": PROFILE_SK}),
+            "Limit": limit,
+        }
+        if start_after:
+            request["ExclusiveStartKey"] = to_item(json.loads(start_after))
+        try:
+            page = self._client.scan(**request)
+        except ClientError as error:
+            raise_if_unavailable(error)
+            raise
+        contacts = [ContactItem.model_validate(from_item(raw)).to_contact() for raw in page["Items"]]
+        last = page.get("LastEvaluatedKey")
+        return contacts, json.dumps(from_item(last)) if last else None
 
     def erase(self, contact: Contact) -> None:
         self._transact(

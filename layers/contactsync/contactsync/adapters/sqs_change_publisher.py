@@ -61,8 +61,14 @@ class SqsChangePublisher:
     def __init__(self, client: SQSClient, queue_url: str) -> None:
         self._sender = SqsBatchSender(client, queue_url)
 
-    def publish(self, changes: Sequence[ContactChange]) -> None:
-        self._sender.send([PushMessage(change=change).model_dump_json() for change in changes])
+    def publish(self, changes: Sequence[ContactChange], destination_id: str | None = None) -> None:
+        """Queue changes for every destination, or for one (a backfill)."""
+        self._sender.send(
+            [
+                PushMessage(change=change, destination_id=destination_id).model_dump_json()
+                for change in changes
+            ]
+        )
 
 
 class SqsOptInRequestPublisher:

@@ -1,63 +1,87 @@
-"""The Push function's batch: load the batch once, deliver each change, report failures per record."""
+"""The Push function's batch: deliver the whole batch first, then settle each record by its verdict.
+
+Delivered records are deleted; a retryable failure comes back after a backoff
+with jitter (at least the destination's Retry-After); a failure that will never
+succeed goes to the dead-letter queue at once, with its reason.
+"""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
-from contactsync.errors import DeliveryFailed
 from contactsync.models.queue_messages import PushMessage
 from contactsync.observability import logger, metrics
-from contactsync.use_cases.deliver_changes import DeliveryBatch
-from contactsync.wiring import deliver_changes
+from contactsync.settings import get_settings
+from contactsync.use_cases.deliver_changes import BatchReport, Verdict
+from contactsync.wiring import deliver_changes, push_dead_letters, push_retry_delay
+
+BACKOFF_CAP_SECONDS = 900.0
+
+
+class RetryLater(Exception):
+    """Marks a record failed so SQS hands it back after the chosen delay."""
 
 
 class PushBatchProcessor(BatchProcessor):
-    """A ``BatchProcessor`` that loads every contact of the batch before the first record."""
+    """A ``BatchProcessor`` that delivers every change of the batch before settling the records."""
 
     def __init__(self) -> None:
         super().__init__(event_type=EventType.SQS)
-        self.delivery: DeliveryBatch | None = None
+        self.report: BatchReport | None = None
 
     def _prepare(self) -> None:
         super()._prepare()  # type: ignore[no-untyped-call]
-        changes = []
+        messages: dict[str, PushMessage] = {}
         for raw in self.records:
             try:
-                changes.append(PushMessage.model_validate_json(str(raw.get("body", ""))).change)
+                messages[str(raw["messageId"])] = PushMessage.model_validate_json(str(raw.get("body", "")))
             except ValidationError:
-                continue  # reported as a failure by the record handler
-        self.delivery = deliver_changes().prepare(changes)
+                continue  # settled by the record handler
+        self.report = deliver_changes().deliver(messages) if messages else None
+        if self.report is not None:
+            metrics.add_metric(name="PushesSent", unit="Count", value=self.report.sent)
+            metrics.add_metric(name="PushesSkippedUnchanged", unit="Count", value=self.report.skipped)
 
 
 processor = PushBatchProcessor()
 
 
+def backoff_seconds(receive_count: int, retry_after: float | None) -> float:
+    """Exponential backoff with jitter from the settings' base, never sooner than Retry-After."""
+    base = get_settings().push_retry_base_seconds
+    exponential = min(BACKOFF_CAP_SECONDS, base * 2 ** max(0, receive_count - 1))
+    jittered = exponential * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not security
+    return float(max(jittered, retry_after or 0.0))
+
+
 def record_handler(record: SQSRecord) -> dict[str, Any]:
-    """Deliver one queued change. Raising marks this record failed: SQS retries it, then dead-letters it."""
     try:
-        message = PushMessage.model_validate_json(record.body)
+        PushMessage.model_validate_json(record.body)
     except ValidationError:
-        logger.error("push message is not a valid change", extra={"message_id": record.message_id})
-        raise
-    if processor.delivery is None:  # pragma: no cover - _prepare always ran
-        raise RuntimeError("batch was not prepared")
-    try:
-        delivered = processor.delivery.deliver(message.change)
-    except DeliveryFailed as failure:
-        metrics.add_metric(name="DeliveriesFailed", unit="Count", value=1)
-        logger.warning(
-            "delivery failed",
-            extra={
-                "destination_id": failure.destination_id,
-                "reason": failure.reason,
-                "retryable": failure.retryable,
-                "receive_count": record.attributes.approximate_receive_count,
-            },
-        )
-        raise
-    metrics.add_metric(name="ChangesDelivered", unit="Count", value=1)
-    return {"contact_id": message.change.contact_id, "destinations": delivered}
+        push_dead_letters().send(record.body, "not a contact change message")
+        metrics.add_metric(name="PushesDeadLettered", unit="Count", value=1)
+        logger.error("push message is not a change; dead-lettered", extra={"message_id": record.message_id})
+        return {"dead_lettered": True}
+    verdict = processor.report.verdicts[record.message_id] if processor.report else None
+    if verdict is None or verdict.verdict is Verdict.DELIVERED:
+        return {"delivered": True}
+    reasons = "; ".join(verdict.reasons)
+    if verdict.verdict is Verdict.DEAD:
+        push_dead_letters().send(record.body, reasons)
+        metrics.add_metric(name="PushesDeadLettered", unit="Count", value=1)
+        logger.warning("push dead-lettered", extra={"message_id": record.message_id, "reasons": reasons})
+        return {"dead_lettered": True}
+    receive_count = int(record.attributes.approximate_receive_count or 1)
+    delay = backoff_seconds(receive_count, verdict.retry_after_seconds)
+    push_retry_delay().delay(record.receipt_handle, delay)
+    metrics.add_metric(name="PushesRetried", unit="Count", value=1)
+    logger.warning(
+        "push will be retried",
+        extra={"message_id": record.message_id, "reasons": reasons, "delay_seconds": round(delay, 1)},
+    )
+    raise RetryLater(reasons)

@@ -17,6 +17,7 @@ class PushMessage(BaseModel):
 
     schema_version: int = 1
     change: ContactChange
+    destination_id: str | None = Field(default=None, description="only this destination (a backfill)")
 
     def deduplication_id(self) -> str:
         return f"{self.change.contact_id}:{self.change.version}"

@@ -1,46 +1,186 @@
-"""Push: deliver queued changes to every enabled destination."""
+"""Push: deliver a batch of queued changes to every destination they concern.
+
+The batch is loaded at once (contacts, destinations, what each destination last
+received), collapsed to one item per contact and destination, and sent with the
+destination's batch call. What was already sent (same version or same content)
+is skipped, so replays create no duplicates and an older version never
+overwrites a newer one. Each message gets a verdict: delivered, retry later, or
+dead-letter with its reason.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
 
-from contactsync.domain.change import ContactChange
-from contactsync.domain.contact import Contact
-from contactsync.domain.destination import Destination
-from contactsync.ports import ContactRepository, DestinationGateway, DestinationRepository
+from contactsync.domain.contact import utc_now
+from contactsync.domain.delivery import DestinationConnector, ItemResult, OutboundItem
+from contactsync.domain.destination import Destination, DestinationType
+from contactsync.domain.outbound_mapping import item_sha256, outbound_item
+from contactsync.domain.push_state import PushState, SyncStatus
+from contactsync.errors import ContactsyncError
+from contactsync.models.queue_messages import PushMessage
+from contactsync.ports import ContactRepository, DestinationRepository, PushStates
 
 
-class DeliveryBatch:
-    """One SQS batch, loaded up front: one BatchGetItem per 100 contacts, one destination query."""
+class Verdict(StrEnum):
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    DEAD = "dead"
 
-    def __init__(
-        self, contacts: dict[str, Contact], destinations: list[Destination], gateway: DestinationGateway
-    ) -> None:
-        self._contacts = contacts
-        self._destinations = destinations
-        self._gateway = gateway
 
-    def deliver(self, change: ContactChange) -> int:
-        """Deliver one change; returns how many destinations took it. Raises ``DeliveryFailed``.
+@dataclass
+class MessageVerdict:
+    verdict: Verdict = Verdict.DELIVERED
+    retry_after_seconds: float | None = None
+    reasons: list[str] = field(default_factory=list)
 
-        A change whose contact no longer exists (erased) has nothing to send.
-        """
-        contact = self._contacts.get(change.contact_id)
-        if contact is None:
-            return 0
-        for destination in self._destinations:
-            self._gateway.deliver(destination, change, contact)
-        return len(self._destinations)
+    def retry(self, reason: str, after: float | None) -> None:
+        self.verdict = Verdict.RETRY
+        self.reasons.append(reason)
+        if after is not None:
+            self.retry_after_seconds = max(after, self.retry_after_seconds or 0.0)
+
+    def dead(self, reason: str) -> None:
+        if self.verdict is not Verdict.RETRY:
+            self.verdict = Verdict.DEAD
+        self.reasons.append(reason)
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    verdicts: dict[str, MessageVerdict]
+    sent: int
+    skipped: int
 
 
 class DeliverChanges:
     def __init__(
-        self, contacts: ContactRepository, destinations: DestinationRepository, gateway: DestinationGateway
+        self,
+        contacts: ContactRepository,
+        destinations: DestinationRepository,
+        push_states: PushStates,
+        connectors: Mapping[DestinationType, DestinationConnector],
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._contacts = contacts
         self._destinations = destinations
-        self._gateway = gateway
+        self._push_states = push_states
+        self._connectors = connectors
+        self._clock = clock
 
-    def prepare(self, changes: Sequence[ContactChange]) -> DeliveryBatch:
-        contacts = self._contacts.get_many([change.contact_id for change in changes])
-        return DeliveryBatch(contacts, self._destinations.list_enabled(), self._gateway)
+    def deliver(self, messages: Mapping[str, PushMessage]) -> BatchReport:
+        """``messages`` by SQS message id; returns a verdict for each."""
+        verdicts = {message_id: MessageVerdict() for message_id in messages}
+        by_contact: dict[str, list[str]] = {}
+        for message_id, message in messages.items():
+            by_contact.setdefault(message.change.contact_id, []).append(message_id)
+        contacts = self._contacts.get_many(list(by_contact))
+        destinations = self._destinations.list_enabled()
+        keys = [(cid, d.destination_id) for cid in by_contact for d in destinations]
+        states = self._push_states.get_many(keys) if keys else {}
+        sent = skipped = 0
+        saved: list[PushState] = []
+        for destination in destinations:
+            items: list[OutboundItem] = []
+            for contact_id, message_ids in by_contact.items():
+                wanted = [
+                    messages[m]
+                    for m in message_ids
+                    if messages[m].destination_id in (None, destination.destination_id)
+                ]
+                if not wanted:
+                    continue
+                latest = max(wanted, key=lambda message: message.change.version)
+                state = states.get((contact_id, destination.destination_id))
+                item = outbound_item(
+                    destination, latest.change.kind, latest.change.version, contacts.get(contact_id), state
+                )
+                if item is None or _already_there(item, state):
+                    skipped += 1
+                    continue
+                items.append(item)
+            if not items:
+                continue
+            results = self._send(destination, items)
+            sent += len(items)
+            now = self._clock()
+            for item, result in zip(items, results, strict=True):
+                state = states.get((item.contact_id, destination.destination_id))
+                saved.extend(self._record(destination, item, result, state, now))
+                for message_id in by_contact[item.contact_id]:
+                    if result.ok:
+                        continue
+                    reason = f"{destination.destination_id}: {result.reason or 'failed'}"
+                    if result.retryable:
+                        verdicts[message_id].retry(reason, result.retry_after_seconds)
+                    else:
+                        verdicts[message_id].dead(reason)
+        if saved:
+            self._push_states.save_many(saved)
+        return BatchReport(verdicts=verdicts, sent=sent, skipped=skipped)
+
+    def _send(self, destination: Destination, items: list[OutboundItem]) -> list[ItemResult]:
+        connector = self._connectors.get(destination.type)
+        if connector is None:
+            return [
+                _failed(item, "no connector for this destination type", retryable=False) for item in items
+            ]
+        try:
+            results = connector.deliver(destination, items)
+        except ContactsyncError as error:  # e.g. its credentials are missing: fix and redrive
+            return [_failed(item, error.message, retryable=True) for item in items]
+        if len(results) != len(items):
+            return [_failed(item, "connector answered out of step", retryable=True) for item in items]
+        return results
+
+    def _record(
+        self,
+        destination: Destination,
+        item: OutboundItem,
+        result: ItemResult,
+        state: PushState | None,
+        now: datetime,
+    ) -> list[PushState]:
+        if result.ok and item.erase:
+            self._push_states.delete(item.contact_id, destination.destination_id)
+            return []
+        if result.ok:
+            return [
+                PushState(
+                    contact_id=item.contact_id,
+                    destination_id=destination.destination_id,
+                    status=SyncStatus.SYNCED,
+                    remote_id=result.remote_id or (state.remote_id if state else None),
+                    pushed_sha256=item_sha256(item),
+                    pushed_version=item.version,
+                    pushed_at=now,
+                )
+            ]
+        return [
+            PushState(
+                contact_id=item.contact_id,
+                destination_id=destination.destination_id,
+                status=SyncStatus.RETRYING if result.retryable else SyncStatus.FAILED,
+                remote_id=state.remote_id if state else None,
+                pushed_sha256=state.pushed_sha256 if state else None,
+                pushed_version=state.pushed_version if state else 0,
+                pushed_at=state.pushed_at if state else None,
+                last_error=result.reason,
+            )
+        ]
+
+
+def _already_there(item: OutboundItem, state: PushState | None) -> bool:
+    """A newer or equal version, or the very same content, was delivered before."""
+    if state is None or state.status is not SyncStatus.SYNCED:
+        return False
+    if item.erase:
+        return False
+    return state.pushed_version >= item.version or state.pushed_sha256 == item_sha256(item)
+
+
+def _failed(item: OutboundItem, reason: str, *, retryable: bool) -> ItemResult:
+    return ItemResult(contact_id=item.contact_id, ok=False, retryable=retryable, reason=reason)

@@ -197,7 +197,7 @@ def test_sync_reports_the_scheduled_tick(invoke: Invoke) -> None:
 # --------------------------------------------------------------------------- Push
 
 
-def test_push_reports_only_the_unreadable_record(invoke: Invoke) -> None:
+def test_push_dead_letters_the_unreadable_record_at_once(invoke: Invoke, stack: ProvisionedStack) -> None:
     # Given the sample SQS batch whose first record's body is not JSON; the second is a change for a
     # contact that does not exist (erased): nothing to deliver, not a failure
     event = load_event("push_sqs_batch")
@@ -207,8 +207,13 @@ def test_push_reports_only_the_unreadable_record(invoke: Invoke) -> None:
     # When the Push function handles the batch
     response = invoke("PushFunction", "push", event)
 
-    # Then only the unreadable record is reported for retry
-    assert response == {"batchItemFailures": [{"itemIdentifier": broken["messageId"]}]}
+    # Then nothing is retried: the unreadable record can never succeed, so it goes to the DLQ with its reason
+    assert response == {"batchItemFailures": []}
+    dead = stack.sqs.receive_message(
+        QueueUrl=stack.queue_url("PushDeadLetterQueue"), MessageAttributeNames=["All"], WaitTimeSeconds=1
+    )["Messages"]
+    assert [message["Body"] for message in dead] == ["this is not json {"]
+    assert dead[0]["MessageAttributes"]["reason"]["StringValue"] == "not a contact change message"
     assert valid["messageId"] != broken["messageId"]
 
 

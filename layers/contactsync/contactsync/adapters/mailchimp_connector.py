@@ -33,7 +33,6 @@ from contactsync.domain.delivery import ItemResult, MemberStatus, OutboundItem
 from contactsync.domain.destination import Destination, MailchimpSettings
 
 BATCH_LIMIT = 500
-MEMBER_PATH = "/lists/{list_id}/members/{subscriber_hash}"
 
 
 def subscriber_hash(email_address: str) -> str:
@@ -120,6 +119,18 @@ def _problem_title(body: Any, status: int) -> str:
         if isinstance(title, str) and title:
             return title[:100]
     return f"HTTP {status}"
+
+
+def _old_member_unknown(call: _Call) -> bool:
+    """Whether a PUT on the old subscriber hash found no member there.
+
+    Mailchimp may answer 404, or, since a PUT creates members, 400 ``Invalid
+    Resource`` because the new address does not match the old hash. A genuine
+    validation error then fails again on the new hash and is reported from there.
+    """
+    if call.status == 404:
+        return True
+    return call.status == 400 and isinstance(call.body, dict) and call.body.get("title") == "Invalid Resource"
 
 
 class MailchimpConnector:
@@ -219,7 +230,7 @@ class _Audience:
         new_hash = subscriber_hash(item.email)
         if item.previous_remote_id and item.previous_remote_id != new_hash:
             call = self._put_member(item.previous_remote_id, item)
-            if call.status == 404:
+            if _old_member_unknown(call):
                 call = self._put_member(new_hash, item)  # the old member is gone: add the new address
         else:
             call = self._put_member(new_hash, item)

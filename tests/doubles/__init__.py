@@ -1,0 +1,1 @@
+"""Local stand-ins for the systems contactsync talks to, for tests."""

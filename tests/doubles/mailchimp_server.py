@@ -446,6 +446,7 @@ class MailchimpServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out as separate writes
             timeout = 30
             allowed = True
 

@@ -27,7 +27,7 @@ from contactsync.adapters.sqs_change_publisher import SqsChangePublisher
 from contactsync.adapters.sqs_dead_letters import DeadLetterQueue
 from contactsync.domain.destination import Destination, DestinationType, MailchimpSettings
 from contactsync.domain.field_mapping import FieldMapping
-from contactsync.domain.source import AuthMode, ConsentMode
+from contactsync.domain.source import DEFAULT_EVENT_ACTIONS, AuthMode, ConsentMode, EventAction
 from contactsync.errors import ClientError, SourceNotFound
 from contactsync.models.queue_messages import PushMessage
 from contactsync.use_cases.contact_records import ContactRecords
@@ -169,6 +169,9 @@ def sources_add(
         bool, typer.Option(help="Subscribe only contacts whose `newsletter` field is true")
     ] = False,
     mapping: Annotated[Path | None, typer.Option(help="JSON file with the field mapping")] = None,
+    on_cancel: Annotated[
+        EventAction, typer.Option(help="what member.cancelled does: tag, unsubscribe or ignore")
+    ] = EventAction.TAG,
     state_dir: StateDir = Path(".local"),
     stack_name: StackName = None,
     region: Region = None,
@@ -183,6 +186,7 @@ def sources_add(
             default_language=language,
             default_lists=tuple(lists or ()),
             newsletter_field_required=newsletter_required,
+            event_actions={**DEFAULT_EVENT_ACTIONS, "member.cancelled": on_cancel},
             field_mapping=FieldMapping.model_validate_json(mapping.read_text(encoding="utf-8"))
             if mapping
             else FieldMapping(),

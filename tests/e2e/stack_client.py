@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -23,6 +24,7 @@ def run_cli(*args: str) -> str:
         text=True,
         timeout=60,
         check=False,
+        env={**os.environ, "COLUMNS": "200"},  # wide enough that tables are not cut
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout

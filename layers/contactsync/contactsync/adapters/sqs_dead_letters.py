@@ -61,6 +61,7 @@ class DeadLetterQueue:
     def peek(self, limit: int = 50) -> list[DeadLetter]:
         """Messages without removing them (they reappear after a short visibility timeout)."""
         seen: dict[str, DeadLetter] = {}
+        handles: list[str] = []
         while len(seen) < limit:
             messages = self._client.receive_message(
                 QueueUrl=self._url,
@@ -73,6 +74,7 @@ class DeadLetterQueue:
             if not fresh:
                 break
             for message in fresh:
+                handles.append(message["ReceiptHandle"])
                 attributes = message.get("Attributes", {})
                 sent = attributes.get("SentTimestamp")
                 reason_attribute = message.get("MessageAttributes", {}).get("reason")
@@ -84,6 +86,14 @@ class DeadLetterQueue:
                     receive_count=int(attributes.get("ApproximateReceiveCount", "1")),
                     sent_at=datetime.fromtimestamp(int(sent) / 1000, UTC) if sent else None,
                 )
+        for start in range(0, len(handles), 10):  # visible again at once: looking is not taking
+            self._client.change_message_visibility_batch(
+                QueueUrl=self._url,
+                Entries=[
+                    {"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                    for n, handle in enumerate(handles[start : start + 10])
+                ],
+            )
         return list(seen.values())
 
     def redrive(self, target_queue_url: str) -> int:

@@ -15,7 +15,15 @@ from typing import Protocol
 
 from contactsync.domain.contact import utc_now
 from contactsync.domain.field_mapping import FieldMapping
-from contactsync.domain.source import AuthMode, ConsentMode, Source, TokenHash, hash_token
+from contactsync.domain.source import (
+    DEFAULT_EVENT_ACTIONS,
+    AuthMode,
+    ConsentMode,
+    EventAction,
+    Source,
+    TokenHash,
+    hash_token,
+)
 from contactsync.errors import ClientError, SourceNotFound
 from contactsync.ports import SourceRepository
 
@@ -53,6 +61,7 @@ class SourceSettings:
     field_mapping: FieldMapping = field(default_factory=FieldMapping)
     newsletter_field_required: bool = False
     redirect_allow_list: tuple[str, ...] = ()
+    event_actions: dict[str, EventAction] = field(default_factory=lambda: dict(DEFAULT_EVENT_ACTIONS))
 
 
 def new_signing_secret() -> str:
@@ -84,6 +93,7 @@ class ManageSources:
             field_mapping=settings.field_mapping,
             newsletter_field_required=settings.newsletter_field_required,
             redirect_allow_list=settings.redirect_allow_list,
+            event_actions=settings.event_actions,
             created_at=self._clock(),
         )
         return self._issue(source, grace=None)

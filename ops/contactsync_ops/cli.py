@@ -421,6 +421,9 @@ def destinations_add(
     only_list: Annotated[
         list[str] | None, typer.Option("--only-list", help="only contacts on this list")
     ] = None,
+    linked_source: Annotated[
+        str | None, typer.Option(help="this destination is also that source: its changes are not sent back")
+    ] = None,
     state_dir: StateDir = Path(".local"),
     stack_name: StackName = None,
     region: Region = None,
@@ -436,6 +439,7 @@ def destinations_add(
             if kind is DestinationType.MAILCHIMP
             else None,
             lists=tuple(only_list or ()),
+            linked_source_id=linked_source,
         )
     except ValidationError as invalid:
         first = invalid.errors()[0]

@@ -31,3 +31,6 @@ class ContactChange(BaseModel):
     version: int = Field(ge=1)
     kind: ChangeKind
     occurred_at: datetime
+    origin_source_id: str | None = Field(
+        default=None, description="the source the change came from: never pushed back there (no echo loops)"
+    )

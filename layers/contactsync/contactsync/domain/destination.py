@@ -55,6 +55,10 @@ class Destination(BaseModel):
     field_mapping: dict[str, str] = Field(
         default_factory=lambda: dict(DEFAULT_FIELDS), description="canonical field -> destination field"
     )
+    linked_source_id: str | None = Field(
+        default=None,
+        description="the same system as this source (two-way sync): its own changes are not sent back",
+    )
     max_concurrency: int = Field(default=5, ge=1, le=10)
     requests_per_second: float = Field(default=10.0, gt=0)
 

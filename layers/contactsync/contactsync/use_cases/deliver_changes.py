@@ -90,6 +90,7 @@ class DeliverChanges:
                     messages[m]
                     for m in message_ids
                     if messages[m].destination_id in (None, destination.destination_id)
+                    and not _echo(destination, messages[m])
                 ]
                 if not wanted:
                     continue
@@ -180,6 +181,12 @@ def _already_there(item: OutboundItem, state: PushState | None) -> bool:
     if item.erase:
         return False
     return state.pushed_version >= item.version or state.pushed_sha256 == item_sha256(item)
+
+
+def _echo(destination: Destination, message: PushMessage) -> bool:
+    """A change that came from this very system (two-way sync) is not sent back to it."""
+    origin = message.change.origin_source_id
+    return origin is not None and origin == destination.linked_source_id and message.destination_id is None
 
 
 def _failed(item: OutboundItem, reason: str, *, retryable: bool) -> ItemResult:

@@ -251,6 +251,7 @@ class IngestContacts:
                         version=contact.version,
                         kind=decision.change_kind,
                         occurred_at=now,
+                        origin_source_id=source.source_id,
                     )
                 )
             if decision.opt_in is not None and self._may_mail_from(request.client_ip, now):

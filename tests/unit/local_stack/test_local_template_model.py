@@ -141,7 +141,7 @@ def test_schedule_and_sqs_events(project_template: LocalTemplate) -> None:
     assert schedule.enabled
     (mapping,) = project_template.functions["PushFunction"].sqs_events
     assert mapping.queue_logical_id == "PushQueue"
-    assert mapping.batch_size == 100
+    assert mapping.batch_size == 500
     assert mapping.batching_window_seconds == 10
     assert mapping.reports_batch_item_failures
 

@@ -101,6 +101,9 @@ def idempotent_ingest() -> Callable[..., Any]:
     return wrapped
 
 
+MAILCHIMP_CONNECTIONS_PER_CONTAINER = 2
+
+
 @lru_cache(maxsize=1)
 def deliver_changes() -> DeliverChanges:
     settings = get_settings()
@@ -108,17 +111,19 @@ def deliver_changes() -> DeliverChanges:
     credentials = SecretsManagerDestinationCredentials(
         aws_clients.secrets_manager_client(), settings.destination_secret_id
     )
-    session = retrying_session(pool_size=10)
+    # Mailchimp allows 10 concurrent connections per account: the Push mapping runs at most
+    # 5 containers (ScalingConfig), each with at most 2 connections to it.
+    mailchimp_session = retrying_session(pool_size=MAILCHIMP_CONNECTIONS_PER_CONTAINER)
     return DeliverChanges(
         contacts=DynamoContactRepository(client, settings.contacts_table),
         destinations=DynamoDestinationRepository(client, settings.contacts_table),
         push_states=DynamoPushStates(client, settings.contacts_table),
         connectors={
             DestinationType.SIGNED_WEBHOOK: SignedWebhookConnector(
-                session, credentials, settings.push_timeout_seconds
+                retrying_session(pool_size=10), credentials, settings.push_timeout_seconds
             ),
             DestinationType.MAILCHIMP: MailchimpConnector(
-                session, credentials.api_key, settings.push_timeout_seconds
+                mailchimp_session, credentials.api_key, settings.push_timeout_seconds
             ),
         },
     )

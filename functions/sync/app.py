@@ -1,10 +1,10 @@
-"""Sync: on each schedule tick, start the recurring import jobs that are due."""
+"""Sync: the schedule starts the import jobs that are due; the sync queue runs them a slice at a time."""
 
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from contactsync.consumers.sync_schedule import handle_schedule_tick
+from contactsync.consumers.sync_schedule import handle_sync_event
 from contactsync.observability import logger, metrics, tracer
 
 
@@ -12,4 +12,4 @@ from contactsync.observability import logger, metrics, tracer
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return handle_schedule_tick(event)
+    return handle_sync_event(event, context)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,19 +21,32 @@ from contactsync.adapters.dynamodb_configuration import DynamoDestinationReposit
 from contactsync.adapters.dynamodb_consent import DynamoConsentLedger
 from contactsync.adapters.dynamodb_contacts import DynamoContactRepository
 from contactsync.adapters.dynamodb_guards import DynamoSuppressionList
+from contactsync.adapters.dynamodb_import_jobs import DynamoImportJobs, DynamoJobRuns
 from contactsync.adapters.dynamodb_push_states import DynamoPushStates
-from contactsync.adapters.secret_values import CachedSecret
+from contactsync.adapters.secret_values import CachedSecret, JsonSecretWriter
 from contactsync.adapters.source_signing_secrets import SecretsManagerSourceSigningSecrets
-from contactsync.adapters.sqs_change_publisher import SqsChangePublisher
+from contactsync.adapters.sqs_change_publisher import SqsChangePublisher, SqsRunQueue
 from contactsync.adapters.sqs_dead_letters import DeadLetterQueue
+from contactsync.domain.contact import ConsentBasis
 from contactsync.domain.destination import Destination, DestinationType, MailchimpSettings
 from contactsync.domain.field_mapping import FieldMapping
+from contactsync.domain.import_jobs import (
+    ConsentOnImport,
+    HttpJsonSourceSettings,
+    ImportJob,
+    ImportMode,
+    JobRun,
+    Pagination,
+    RunStatus,
+    S3CsvSourceSettings,
+)
 from contactsync.domain.source import DEFAULT_EVENT_ACTIONS, AuthMode, ConsentMode, EventAction
 from contactsync.errors import ClientError, SourceNotFound
 from contactsync.models.queue_messages import PushMessage
 from contactsync.use_cases.contact_records import ContactRecords
 from contactsync.use_cases.manage_destinations import BackfillProgress, ManageDestinations
 from contactsync.use_cases.manage_sources import IssuedCredential, ManageSources, SourceSettings
+from contactsync.use_cases.run_imports import ManageImportJobs
 from contactsync_ops.local_stack.commands import run_dev, show_status
 from contactsync_ops.local_stack.stack import LocalStackOptions
 from contactsync_ops.openapi_document import DOCUMENT_PATH, render_openapi
@@ -569,6 +583,230 @@ def dlq_redrive(
     target = _target(stack_name, region, state_dir)
     moved = DeadLetterQueue(target.sqs(), target.push_dead_letter_queue_url).redrive(target.push_queue_url)
     console.print(f"{moved} message(s) sent back to the push queue.")
+
+
+jobs_app = typer.Typer(no_args_is_help=True, help="Recurring imports from other systems.")
+app.add_typer(jobs_app, name="jobs")
+
+
+def _manage_jobs(target: StackTarget) -> ManageImportJobs:
+    dynamodb = target.dynamodb()
+    return ManageImportJobs(
+        jobs=DynamoImportJobs(dynamodb, target.contacts_table),
+        runs=DynamoJobRuns(dynamodb, target.contacts_table),
+        queue=SqsRunQueue(target.sqs(), target.sync_queue_url),
+    )
+
+
+@jobs_app.command("add")
+def jobs_add(
+    job_id: Annotated[str, typer.Argument(help="lowercase id, e.g. members-nightly")],
+    permission_confirmed: Annotated[
+        bool, typer.Option("--permission-confirmed", help="I confirm I may add these contacts (required)")
+    ] = False,
+    name: Annotated[str | None, typer.Option(help="display name")] = None,
+    http_url: Annotated[str | None, typer.Option(help="an HTTP JSON API listing contacts")] = None,
+    pagination: Annotated[Pagination, typer.Option(help="how the API pages")] = Pagination.PAGE_NUMBER,
+    records_path: Annotated[str, typer.Option(help="where the records are in a response")] = "data",
+    updated_since_param: Annotated[
+        str | None, typer.Option(help="incremental: the API's 'updated since' parameter")
+    ] = None,
+    token_name: Annotated[
+        str | None, typer.Option(help="name of the API's bearer token in the job secret")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option(envvar="CONTACTSYNC_JOB_TOKEN", help="the bearer token (or env)")
+    ] = None,
+    s3_prefix: Annotated[
+        str | None, typer.Option(help="CSV files dropped under this prefix of the import bucket")
+    ] = None,
+    mode: Annotated[
+        ImportMode, typer.Option(help="add and update, add only, update only")
+    ] = ImportMode.ADD_AND_UPDATE,
+    lists: Annotated[list[str] | None, typer.Option("--list", help="target list (repeatable)")] = None,
+    mapping: Annotated[Path | None, typer.Option(help="JSON file with the field mapping")] = None,
+    every_hours: Annotated[int, typer.Option(help="1, 2, 3, 4, 6, 8, 12 or 24")] = 24,
+    at_hour: Annotated[int | None, typer.Option(help="daily jobs: the local hour")] = None,
+    time_zone: Annotated[str, typer.Option(help="the job's time zone")] = "America/Toronto",
+    consent_basis: Annotated[
+        ConsentBasis | None,
+        typer.Option(help="the legal basis for these contacts; none: stored, never mailed"),
+    ] = None,
+    consent_method: Annotated[str | None, typer.Option(help="how that consent was obtained")] = None,
+    state_dir: StateDir = Path(".local"),
+    stack_name: StackName = None,
+    region: Region = None,
+) -> None:
+    """Add a recurring import. Refused without --permission-confirmed."""
+    target = _target(stack_name, region, state_dir)
+    if (http_url is None) == (s3_prefix is None):
+        console.print("[red]give exactly one source: --http-url or --s3-prefix[/red]")
+        raise typer.Exit(2)
+    if consent_basis is not None and not consent_method:
+        console.print("[red]--consent-basis needs --consent-method (how consent was obtained)[/red]")
+        raise typer.Exit(2)
+    try:
+        connector: HttpJsonSourceSettings | S3CsvSourceSettings = (
+            HttpJsonSourceSettings(
+                url=http_url,
+                pagination=pagination,
+                records_path=records_path,
+                updated_since_param=updated_since_param,
+                credentials_secret_key=token_name,
+            )
+            if http_url
+            else S3CsvSourceSettings(bucket=target.import_bucket, prefix=s3_prefix or "")
+        )
+        job = ImportJob(
+            job_id=job_id,
+            name=name or job_id,
+            connector=connector,
+            mode=mode,
+            target_lists=tuple(lists or ()),
+            field_mapping=FieldMapping.model_validate_json(mapping.read_text(encoding="utf-8"))
+            if mapping
+            else FieldMapping(),
+            every_hours=every_hours,
+            at_hour=at_hour,
+            time_zone=time_zone,
+            consent=ConsentOnImport(basis=consent_basis, method=consent_method or "")
+            if consent_basis
+            else None,
+            permission_confirmed=permission_confirmed,
+            created_at=datetime.now(UTC),
+        )
+    except ValidationError as invalid:
+        first = invalid.errors()[0]
+        console.print(f"[red]invalid job: {'.'.join(map(str, first['loc']))}: {first['msg']}[/red]")
+        raise typer.Exit(2) from None
+    if token_name and token:
+        JsonSecretWriter(target.secrets_manager(), target.job_secret_id).put(token_name, token)
+    added = _guarded(lambda: _manage_jobs(target).add(job))
+    console.print(f"[green]Job {job_id} added[/green]; next run {added.next_run_at}.")
+    if s3_prefix is not None:
+        console.print(f"Drop CSV files in s3://{target.import_bucket}/{s3_prefix}")
+
+
+@jobs_app.command("list")
+def jobs_list(
+    state_dir: StateDir = Path(".local"), stack_name: StackName = None, region: Region = None
+) -> None:
+    """The import jobs and when they run next."""
+    target = _target(stack_name, region, state_dir)
+    table = Table("id", "source", "mode", "every", "consent", "next run", "paused")
+    for job in _manage_jobs(target).list_all():
+        source = (
+            job.connector.url
+            if isinstance(job.connector, HttpJsonSourceSettings)
+            else (f"s3://{job.connector.bucket}/{job.connector.prefix}")
+        )
+        table.add_row(
+            job.job_id,
+            source,
+            job.mode.value,
+            f"{job.every_hours} h" + (f" at {job.at_hour}:00" if job.at_hour is not None else ""),
+            job.consent.basis.value if job.consent else "none (not mailed)",
+            job.next_run_at.isoformat(timespec="minutes") if job.next_run_at else "-",
+            "yes" if job.paused else "no",
+        )
+    console.print(table)
+
+
+@jobs_app.command("show")
+def jobs_show(
+    job_id: str, state_dir: StateDir = Path(".local"), stack_name: StackName = None, region: Region = None
+) -> None:
+    """A job's settings."""
+    target = _target(stack_name, region, state_dir)
+    console.print_json(_guarded(lambda: _manage_jobs(target).show(job_id)).model_dump_json())
+
+
+@jobs_app.command("pause")
+def jobs_pause(
+    job_id: str, state_dir: StateDir = Path(".local"), stack_name: StackName = None, region: Region = None
+) -> None:
+    """Stop scheduling a job."""
+    target = _target(stack_name, region, state_dir)
+    _guarded(lambda: _manage_jobs(target).set_paused(job_id, paused=True))
+    console.print(f"Job {job_id} paused.")
+
+
+@jobs_app.command("resume")
+def jobs_resume(
+    job_id: str, state_dir: StateDir = Path(".local"), stack_name: StackName = None, region: Region = None
+) -> None:
+    """Schedule a paused job again."""
+    target = _target(stack_name, region, state_dir)
+    job = _guarded(lambda: _manage_jobs(target).set_paused(job_id, paused=False))
+    console.print(f"Job {job_id} resumed; next run {job.next_run_at}.")
+
+
+@jobs_app.command("run-now")
+def jobs_run_now(
+    job_id: str,
+    wait: Annotated[bool, typer.Option(help="follow the run with a progress display")] = True,
+    timeout: Annotated[float, typer.Option(help="stop following after this many seconds")] = 3600.0,
+    state_dir: StateDir = Path(".local"),
+    stack_name: StackName = None,
+    region: Region = None,
+) -> None:
+    """Start a run at once, and follow it."""
+    target = _target(stack_name, region, state_dir)
+    manage = _manage_jobs(target)
+    run = _guarded(lambda: manage.run_now(job_id))
+    console.print(f"Run {run.run_id} started.")
+    if not wait:
+        return
+    deadline = time.monotonic() + timeout
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console) as progress:
+        task = progress.add_task("queued", total=None)
+        while time.monotonic() < deadline:
+            current = manage.run(run.run_id) or run
+            c = current.counters
+            progress.update(
+                task,
+                description=f"{current.status.value}: page {c.pages}, added {c.added}, updated {c.updated}, "
+                f"unchanged {c.unchanged}, skipped {c.skipped}, rejected {c.rejected}",
+            )
+            if current.status in {RunStatus.SUCCEEDED, RunStatus.FAILED}:
+                break
+            time.sleep(0.5)
+    final = manage.run(run.run_id) or run
+    _print_run(final)
+    if final.status is RunStatus.FAILED:
+        raise typer.Exit(1)
+
+
+@jobs_app.command("runs")
+def jobs_runs(
+    job_id: str,
+    limit: Annotated[int, typer.Option(help="how many, newest first")] = 10,
+    state_dir: StateDir = Path(".local"),
+    stack_name: StackName = None,
+    region: Region = None,
+) -> None:
+    """The reports of a job's last runs: counts, duration and rejected records."""
+    target = _target(stack_name, region, state_dir)
+    for run in _guarded(lambda: _manage_jobs(target).runs(job_id, limit)):
+        _print_run(run)
+
+
+def _print_run(run: JobRun) -> None:
+    c = run.counters
+    took = f"{run.duration.total_seconds():.1f} s" if run.duration else "running"
+    console.print(
+        f"[bold]{run.run_id}[/bold] {run.started_at.isoformat(timespec='seconds')} "
+        f"{run.status.value} ({took}): "
+        f"added {c.added}, updated {c.updated}, unchanged {c.unchanged}, skipped {c.skipped}, "
+        f"rejected {c.rejected}",
+        highlight=False,
+    )
+    if run.error:
+        console.print(f"    error: {run.error}", markup=False, highlight=False)
+    for rejection in run.rejections[:20]:
+        console.print(f"    {rejection.where}: {rejection.reason}", markup=False, highlight=False)
+    if len(run.rejections) > 20:
+        console.print(f"    ... and {len(run.rejections) - 20} more rejected records")
 
 
 def main() -> None:

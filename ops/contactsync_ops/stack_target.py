@@ -16,6 +16,7 @@ import boto3
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
@@ -33,6 +34,9 @@ class StackTarget:
     destination_secret_id: str
     source_secret_id: str
     suppression_key_secret_id: str
+    sync_queue_url: str
+    import_bucket: str
+    job_secret_id: str
     mail_queue_url: str
     region: str
     endpoints: dict[str, str] = field(default_factory=dict)
@@ -54,6 +58,10 @@ class StackTarget:
         client: SQSClient = self._client("sqs")
         return client
 
+    def s3(self) -> S3Client:
+        client: S3Client = self._client("s3")
+        return client
+
     def secrets_manager(self) -> SecretsManagerClient:
         client: SecretsManagerClient = self._client("secretsmanager")
         return client
@@ -73,6 +81,9 @@ def local_target(state_dir: Path) -> StackTarget:
         destination_secret_id=resources["DestinationCredentialsSecret"],
         source_secret_id=resources["SourceSigningSecret"],
         suppression_key_secret_id=resources["SuppressionKeySecret"],
+        sync_queue_url=resources["SyncQueue"],
+        import_bucket=resources["ImportBucket"],
+        job_secret_id=resources["JobCredentialsSecret"],
         mail_queue_url=resources["MailQueue"],
         region=state["region"],
         endpoints=dict(state["endpoints"]),
@@ -97,6 +108,9 @@ def deployed_target(stack_name: str, region: str | None) -> StackTarget:
         destination_secret_id=outputs.get("DestinationCredentialsSecretArn", ""),
         source_secret_id=outputs.get("SourceSigningSecretArn", ""),
         suppression_key_secret_id=outputs.get("SuppressionKeySecretArn", ""),
+        sync_queue_url=outputs.get("SyncQueueUrl", ""),
+        import_bucket=outputs.get("ImportBucketName", ""),
+        job_secret_id=outputs.get("JobCredentialsSecretArn", ""),
         mail_queue_url=outputs.get("MailQueueUrl", ""),
         region=cloudformation.meta.region_name,
     )

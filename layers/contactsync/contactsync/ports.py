@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from contactsync.domain.consent_ledger import ConsentEvent, ConsentEventDraft
     from contactsync.domain.contact import Contact
     from contactsync.domain.destination import Destination
+    from contactsync.domain.import_jobs import ImportJob, JobRun
     from contactsync.domain.opt_in_tokens import LinkToken
     from contactsync.domain.push_state import PushState
     from contactsync.domain.source import Source
@@ -172,4 +173,22 @@ class DeadLetters(Protocol):
 
 
 class JobRepository(Protocol):
-    def list_job_ids(self) -> list[str]: ...
+    def get(self, job_id: str) -> ImportJob | None: ...
+
+    def put(self, job: ImportJob) -> None: ...
+
+    def list_all(self) -> list[ImportJob]: ...
+
+
+class RunRepository(Protocol):
+    def get(self, run_id: str) -> JobRun | None: ...
+
+    def save(self, run: JobRun, expected_pages: int | None) -> bool: ...
+
+    def for_job(self, job_id: str, limit: int = 20) -> list[JobRun]: ...
+
+
+class RunQueue(Protocol):
+    def enqueue(self, run_id: str) -> None:
+        """Ask the Sync function to run (or go on with) this run."""
+        ...

@@ -42,6 +42,9 @@ class Settings(BaseModel):
     smtp_port: int = Field(default=587, alias="CONTACTSYNC_SMTP_PORT", gt=0, lt=65536)
     smtp_starttls: bool = Field(default=True, alias="CONTACTSYNC_SMTP_STARTTLS")
     public_base_url: str = Field(default="", alias="CONTACTSYNC_PUBLIC_BASE_URL")
+    # Imports (the Sync function).
+    sync_queue_url: str = Field(default="", alias="CONTACTSYNC_SYNC_QUEUE_URL")
+    job_secret_id: str = Field(default="", alias="CONTACTSYNC_JOB_SECRET_ID")
 
     def require(self, *names: str) -> None:
         """Fail with the variables' names when a function needs settings its template did not give."""

@@ -19,11 +19,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 
 from contactsync.adapters import aws_clients
 from contactsync.adapters.destination_credentials import SecretsManagerDestinationCredentials
-from contactsync.adapters.dynamodb_configuration import (
-    DynamoDestinationRepository,
-    DynamoJobRepository,
-    DynamoSourceRepository,
-)
+from contactsync.adapters.dynamodb_configuration import DynamoDestinationRepository, DynamoSourceRepository
 from contactsync.adapters.dynamodb_consent import (
     DynamoConsentLedger,
     DynamoConsentTransactions,
@@ -31,14 +27,21 @@ from contactsync.adapters.dynamodb_consent import (
 )
 from contactsync.adapters.dynamodb_contacts import DynamoContactRepository
 from contactsync.adapters.dynamodb_guards import DynamoRateLimiter, DynamoSuppressionList
+from contactsync.adapters.dynamodb_import_jobs import DynamoImportedFiles, DynamoImportJobs, DynamoJobRuns
 from contactsync.adapters.dynamodb_push_states import DynamoPushStates
+from contactsync.adapters.http_json_connector import HttpJsonConnector
 from contactsync.adapters.http_sessions import retrying_session
 from contactsync.adapters.mail_senders import SesMailSender, SmtpMailSender
 from contactsync.adapters.mailchimp_connector import MailchimpConnector
-from contactsync.adapters.secret_values import CachedSecret
+from contactsync.adapters.s3_csv_connector import S3CsvConnector
+from contactsync.adapters.secret_values import CachedSecret, JsonSecretValues
 from contactsync.adapters.signed_webhook import SignedWebhookConnector
 from contactsync.adapters.source_signing_secrets import SecretsManagerSourceSigningSecrets
-from contactsync.adapters.sqs_change_publisher import SqsChangePublisher, SqsOptInRequestPublisher
+from contactsync.adapters.sqs_change_publisher import (
+    SqsChangePublisher,
+    SqsOptInRequestPublisher,
+    SqsRunQueue,
+)
 from contactsync.adapters.sqs_dead_letters import SqsDeadLetters, SqsRetryDelay
 from contactsync.domain.destination import DestinationType
 from contactsync.mail_rendering import MailIdentity
@@ -47,6 +50,7 @@ from contactsync.settings import get_settings
 from contactsync.use_cases.deliver_changes import DeliverChanges
 from contactsync.use_cases.ingest_contacts import IngestContacts, IngestDependencies, OptInLimits
 from contactsync.use_cases.lapse_implied_consent import LapseImpliedConsent
+from contactsync.use_cases.run_imports import ManageImportJobs, RunImport
 from contactsync.use_cases.send_confirmations import PublicLinks, SendConfirmation
 from contactsync.use_cases.start_due_jobs import StartDueJobs
 from contactsync.use_cases.subscription_links import LinkDependencies, SubscriptionLinks
@@ -142,6 +146,18 @@ def push_retry_delay() -> SqsRetryDelay:
 
 
 @lru_cache(maxsize=1)
+def manage_import_jobs() -> ManageImportJobs:
+    settings = get_settings()
+    settings.require("sync_queue_url")
+    dynamodb = aws_clients.dynamodb_client()
+    return ManageImportJobs(
+        jobs=DynamoImportJobs(dynamodb, settings.contacts_table),
+        runs=DynamoJobRuns(dynamodb, settings.contacts_table),
+        queue=SqsRunQueue(aws_clients.sqs_client(), settings.sync_queue_url),
+    )
+
+
+@lru_cache(maxsize=1)
 def start_due_jobs() -> StartDueJobs:
     settings = get_settings()
     dynamodb = aws_clients.dynamodb_client()
@@ -152,7 +168,27 @@ def start_due_jobs() -> StartDueJobs:
         ),
         changes=SqsChangePublisher(aws_clients.sqs_client(), settings.push_queue_url),
     )
-    return StartDueJobs(DynamoJobRepository(dynamodb, settings.contacts_table), lapse)
+    return StartDueJobs(manage_import_jobs(), lapse)
+
+
+@lru_cache(maxsize=1)
+def run_import() -> RunImport:
+    settings = get_settings()
+    dynamodb = aws_clients.dynamodb_client()
+    job_secrets = JsonSecretValues(aws_clients.secrets_manager_client(), settings.job_secret_id)
+    return RunImport(
+        jobs=DynamoImportJobs(dynamodb, settings.contacts_table),
+        runs=DynamoJobRuns(dynamodb, settings.contacts_table),
+        connectors={
+            "http_json": HttpJsonConnector(
+                retrying_session(pool_size=4), job_secrets.value, timeout_seconds=30.0
+            ),
+            "s3_csv": S3CsvConnector(
+                aws_clients.s3_client(), DynamoImportedFiles(dynamodb, settings.contacts_table)
+            ),
+        },
+        ingest=ingest_contacts(),
+    )
 
 
 def _suppression_list() -> DynamoSuppressionList:

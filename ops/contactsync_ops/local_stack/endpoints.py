@@ -10,6 +10,7 @@ from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
@@ -64,3 +65,6 @@ class LocalEndpoints:
 
     def secrets_manager_client(self) -> SecretsManagerClient:
         return boto3.client("secretsmanager", **self._client_kwargs(self.moto))
+
+    def s3_client(self) -> S3Client:
+        return boto3.client("s3", **self._client_kwargs(self.moto))

@@ -46,12 +46,14 @@ class ProvisionedResources:
     tables: dict[str, ProvisionedTable] = field(default_factory=dict)
     queues: dict[str, ProvisionedQueue] = field(default_factory=dict)
     secrets: dict[str, ProvisionedSecret] = field(default_factory=dict)
+    buckets: dict[str, str] = field(default_factory=dict)
 
     def physical_ids(self) -> dict[str, str]:
         """Logical id -> what ``Ref`` gives in CloudFormation: table name, queue URL, secret name."""
         ids = {logical_id: table.name for logical_id, table in self.tables.items()}
         ids.update({logical_id: queue.url for logical_id, queue in self.queues.items()})
         ids.update({logical_id: secret.name for logical_id, secret in self.secrets.items()})
+        ids.update(self.buckets)
         return ids
 
     def as_json(self) -> dict[str, dict[str, dict[str, str]]]:
@@ -162,4 +164,16 @@ def provision_stack(
         tables=provision_tables(template, endpoints),
         queues=provision_queues(template, endpoints, max_visibility_timeout=max_visibility_timeout),
         secrets=provision_secrets(template, endpoints),
+        buckets=provision_buckets(template, endpoints),
     )
+
+
+def provision_buckets(template: LocalTemplate, endpoints: LocalEndpoints) -> dict[str, str]:
+    """Create the template's S3 buckets in moto (skip existing)."""
+    client = endpoints.s3_client()
+    existing = {bucket["Name"] for bucket in client.list_buckets().get("Buckets", [])}
+    for name in template.buckets.values():
+        if name not in existing:
+            configuration: Any = {"LocationConstraint": endpoints.region}
+            client.create_bucket(Bucket=name, CreateBucketConfiguration=configuration)
+    return dict(template.buckets)

@@ -41,6 +41,7 @@ LOCALLY_IGNORED_TYPES: dict[str, str] = {
 
 SUPPORTED_TYPES = (
     "AWS::DynamoDB::Table",
+    "AWS::S3::Bucket",
     "AWS::SQS::Queue",
     "AWS::SecretsManager::Secret",
     "AWS::Serverless::Function",
@@ -216,6 +217,7 @@ class LocalTemplate:
     tables: dict[str, TableSpec] = field(default_factory=dict)
     queues: dict[str, QueueSpec] = field(default_factory=dict)
     secrets: dict[str, SecretSpec] = field(default_factory=dict)
+    buckets: dict[str, str] = field(default_factory=dict)  # logical id -> bucket name
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
 
     def queues_in_creation_order(self) -> list[QueueSpec]:
@@ -368,6 +370,8 @@ class _IntrinsicResolver:
         if name_property and name_property in properties:
             return _as_str(self.resolve(properties[name_property], f"{where}.{name_property}"), where)
         name = f"{self.stack_name}-{logical_id}"
+        if kind == "AWS::S3::Bucket":
+            return name.lower()[:63]  # bucket names are lowercase
         if kind == "AWS::SQS::Queue" and _as_bool(
             self.resolve(properties.get("FifoQueue", False), f"{where}.FifoQueue"), where
         ):
@@ -387,6 +391,8 @@ class _IntrinsicResolver:
             return prefix.format("sqs") + name
         if kind == "AWS::SecretsManager::Secret":
             return prefix.format("secretsmanager") + f"secret:{name}"
+        if kind == "AWS::S3::Bucket":
+            return f"arn:aws:s3:::{name}"
         if kind == "AWS::Serverless::Function":
             return prefix.format("lambda") + f"function:{name}"
         raise TemplateError(f"GetAtt {logical_id}.Arn: type {kind} has no local ARN")
@@ -886,6 +892,9 @@ def load_local_template(
             model.queues[logical_id] = _queue_spec(resolver, logical_id, arn_to_queue)
         elif kind == "AWS::SecretsManager::Secret":
             model.secrets[logical_id] = _secret_spec(resolver, logical_id)
+        elif kind == "AWS::S3::Bucket":
+            # Encryption, versioning, lifecycle and public access blocks are AWS-only settings.
+            model.buckets[logical_id] = resolver.physical_name(logical_id)
     for logical_id, kind in included.items():
         if kind == "AWS::Serverless::Function":
             model.functions[logical_id] = _function_spec(resolver, logical_id, path.parent, arn_to_queue)

@@ -15,6 +15,7 @@ from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sesv2 import SESV2Client
     from mypy_boto3_sqs import SQSClient
@@ -45,3 +46,8 @@ def secrets_manager_client() -> SecretsManagerClient:
 @lru_cache(maxsize=1)
 def sesv2_client() -> SESV2Client:
     return boto3.client("sesv2", config=_CLIENT_CONFIG)
+
+
+@lru_cache(maxsize=1)
+def s3_client() -> S3Client:
+    return boto3.client("s3", config=_CLIENT_CONFIG)

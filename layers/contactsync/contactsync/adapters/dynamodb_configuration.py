@@ -129,13 +129,3 @@ class DynamoDestinationRepository:
 
     def put(self, destination: Destination) -> None:
         self._items.put(destination)
-
-
-class DynamoJobRepository:
-    """``JobRepository``: import jobs as ``JOB#<id>`` items (listed by id only, for now)."""
-
-    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
-        self._items = ConfigurationItems(client, table_name, kind="JOB", model=BaseModel, id_field="job_id")
-
-    def list_job_ids(self) -> list[str]:
-        return self._items.list_ids()

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from contactsync.errors import ServiceUnavailable
-from contactsync.models.queue_messages import OptInRequest, PushMessage
+from contactsync.models.queue_messages import OptInRequest, PushMessage, RunMessage
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -79,3 +79,19 @@ class SqsOptInRequestPublisher:
 
     def publish(self, requests: Sequence[OptInRequest]) -> None:
         self._sender.send([request.model_dump_json() for request in requests])
+
+
+class SqsRunQueue:
+    """``RunQueue``: one message per run slice; the Sync function consumes them."""
+
+    def __init__(self, client: SQSClient, queue_url: str) -> None:
+        self._client = client
+        self._queue_url = queue_url
+
+    def enqueue(self, run_id: str) -> None:
+        try:
+            self._client.send_message(
+                QueueUrl=self._queue_url, MessageBody=RunMessage(run_id=run_id).model_dump_json()
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise ServiceUnavailable("the run could not be queued") from error

@@ -24,6 +24,7 @@ from contactsync.domain.contact import (
     PendingChange,
     SubscriptionStatus,
 )
+from contactsync.domain.import_jobs import ImportMode
 from contactsync.domain.source import ConsentMode, EventAction, Source
 from contactsync.errors import FieldProblem
 
@@ -58,6 +59,7 @@ class Decision:
     change_kind: ChangeKind | None = None
     opt_in: OptInKind | None = None
     problems: list[FieldProblem] = field(default_factory=list)
+    skipped: bool = False  # an import mode (add only, update only) left it alone
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class RuleContext:
     source: Source
     now: datetime
     resend_interval: timedelta
+    mode: ImportMode = ImportMode.ADD_AND_UPDATE
 
 
 def with_consent_expiry(evidence: ConsentEvidence) -> ConsentEvidence:
@@ -111,6 +114,8 @@ def decide_new(
     """A request about an address we do not hold."""
     if candidate.action is EventAction.IGNORE:
         return Decision()
+    if ctx.mode is ImportMode.UPDATE_ONLY:
+        return Decision(skipped=True)
     status: SubscriptionStatus = SubscriptionStatus.NOT_SUBSCRIBED
     problems: list[FieldProblem] = []
     if candidate.action is EventAction.SUBSCRIBE:
@@ -147,6 +152,8 @@ def decide_existing(existing: Contact, candidate: Candidate, ctx: RuleContext) -
     action = candidate.action
     if action is EventAction.IGNORE:
         return Decision()
+    if ctx.mode is ImportMode.ADD_ONLY:
+        return Decision(skipped=True)
     if action is EventAction.UNSUBSCRIBE:
         if existing.status is SubscriptionStatus.UNSUBSCRIBED:
             return Decision()

@@ -36,3 +36,12 @@ class OptInRequest(BaseModel):
     requested_at: datetime
     request_ip: str | None = None
     user_agent: str | None = Field(default=None, max_length=500)
+
+
+class RunMessage(BaseModel):
+    """Run (or go on with) one import run (the Sync queue)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: int = 1
+    run_id: str = Field(min_length=1, max_length=64)

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -19,6 +20,7 @@ from contactsync.domain.candidates import CandidateRejected, build_candidate
 from contactsync.domain.change import ChangeKind, ContactChange
 from contactsync.domain.contact import Contact, identity_key_for, utc_now
 from contactsync.domain.identity import email_key
+from contactsync.domain.import_jobs import ImportMode
 from contactsync.domain.source import AuthMode, EventAction, Source
 from contactsync.domain.subscription_rules import (
     Candidate,
@@ -64,11 +66,20 @@ class InboundRequest:
         return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+class Effect(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    SKIPPED = "skipped"  # the import mode said no (add only, update only)
+    REJECTED = "rejected"
+
+
 @dataclass(frozen=True)
 class ContactOutcome:
     index: int
     contact_id: str | None = None
     problems: list[FieldProblem] = field(default_factory=list)
+    effect: Effect = Effect.UNCHANGED
 
     @property
     def accepted(self) -> bool:
@@ -152,11 +163,15 @@ class IngestContacts:
 
     # ------------------------------------------------------------------ what it sends
     def execute(
-        self, source: Source, payloads: Sequence[Mapping[str, Any]], request: InboundRequest
+        self,
+        source: Source,
+        payloads: Sequence[Mapping[str, Any]],
+        request: InboundRequest,
+        mode: ImportMode = ImportMode.ADD_AND_UPDATE,
     ) -> IngestOutcome:
         """Apply every payload: batched reads and transactional writes first, one by one where needed."""
         now = self._clock()
-        ctx = RuleContext(source=source, now=now, resend_interval=self._limits.resend_interval)
+        ctx = RuleContext(source=source, now=now, resend_interval=self._limits.resend_interval, mode=mode)
         candidates: dict[int, Candidate] = {}
         results: dict[int, tuple[Contact | None, Decision]] = {}
         for index, payload in enumerate(payloads):
@@ -239,9 +254,22 @@ class IngestContacts:
         opt_ins: list[OptInRequest] = []
         for index, (contact, decision) in enumerate(applied):
             if decision.problems:
-                outcomes.append(ContactOutcome(index=index, problems=decision.problems))
+                outcomes.append(
+                    ContactOutcome(index=index, problems=decision.problems, effect=Effect.REJECTED)
+                )
                 continue
-            outcomes.append(ContactOutcome(index=index, contact_id=contact.contact_id if contact else None))
+            effect = (
+                Effect.SKIPPED
+                if decision.skipped
+                else Effect.CREATED
+                if decision.change_kind is ChangeKind.CREATED
+                else Effect.UPDATED
+                if decision.contact is not None and decision.change_kind is not None
+                else Effect.UNCHANGED
+            )
+            outcomes.append(
+                ContactOutcome(index=index, contact_id=contact.contact_id if contact else None, effect=effect)
+            )
             if contact is None:
                 continue
             if decision.change_kind is not None:

@@ -1,11 +1,11 @@
-"""Sync: on each schedule tick, find the import jobs that are due and start them."""
+"""Sync: on each schedule tick, lapse expired implied consent and start the import jobs that are due."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from contactsync.ports import JobRepository
 from contactsync.use_cases.lapse_implied_consent import LapseImpliedConsent
+from contactsync.use_cases.run_imports import ManageImportJobs
 
 
 @dataclass(frozen=True)
@@ -16,12 +16,13 @@ class SyncTickReport:
 
 
 class StartDueJobs:
-    def __init__(self, jobs: JobRepository, lapse: LapseImpliedConsent) -> None:
+    def __init__(self, jobs: ManageImportJobs, lapse: LapseImpliedConsent) -> None:
         self._jobs = jobs
         self._lapse = lapse
 
     def execute(self) -> SyncTickReport:
         lapsed = self._lapse.execute()
-        configured = self._jobs.list_job_ids()
-        # Connectors and schedules per job arrive with the recurring-imports work.
-        return SyncTickReport(jobs_configured=len(configured), jobs_started=0, consents_lapsed=lapsed)
+        started = self._jobs.start_due()
+        return SyncTickReport(
+            jobs_configured=len(self._jobs.list_all()), jobs_started=started, consents_lapsed=lapsed
+        )

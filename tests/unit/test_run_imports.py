@@ -119,7 +119,8 @@ def world(
     contacts, changes, opt_ins = InMemoryContacts(), RecordingPublisher(), RecordingOptIns()
     deps = IngestDependencies(
         sources=InMemorySources(), contacts=contacts, changes=changes, opt_ins=opt_ins,
-        suppression=InMemorySuppression(), rate_limiter=CountingRateLimiter(), signing_secrets=StaticSigningSecrets(),
+        suppression=InMemorySuppression(), rate_limiter=CountingRateLimiter(),
+        signing_secrets=StaticSigningSecrets(),
     )  # fmt: skip
     ids = iter(f"c{n}" for n in range(10_000))
     ingest = IngestContacts(deps, clock=lambda: NOW, new_id=lambda: next(ids))

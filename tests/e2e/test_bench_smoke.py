@@ -1,12 +1,15 @@
 """The benchmark harness still runs: `python -m bench.run_bench --smoke` on its own local stack.
 
 Not a timing test: the smoke run checks that every figure is produced and that the AWS calls per
-contact (deterministic) stay within 1.1x of the minimum the batch limits allow; no time is asserted.
+contact (deterministic) stay within 1.1x of the minimum the batch limits allow; that a push backfill
+reaches Mailchimp in at most ceil(N/500) HTTP calls, a rerun of the same batches in none, and that
+every contact ends up subscribed in the audience; no time is asserted.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +27,8 @@ FIGURES = {
     "ingest_batch_double_opt_in": ("contacts_per_s", "ratio_to_reference"),
     "storage_new_vs_references": ("ratio_to_floor", "speedup_vs_common_way", "common_way_calls"),
     "storage_unchanged_vs_floor": ("ratio_to_floor",),
+    "push_backfill": ("contacts_per_s", "http_calls", "speedup_vs_common_way"),
+    "push_common_way": ("contacts_per_s", "http_calls"),
 }
 CALL_FIGURES = ("data_only_new", "data_only_unchanged", "double_opt_in_new", "double_opt_in_unchanged")
 
@@ -53,3 +58,9 @@ def test_bench_smoke_run_produces_every_figure_and_keeps_calls_near_the_minimum(
         if name.endswith("_unchanged"):
             assert calls["writes"] == 0, (name, calls)
             assert calls["messages_calls"] == 0, (name, calls)
+    backfill, rerun = figures["push_backfill"], figures["push_rerun"]
+    contacts = backfill["contacts"]
+    assert backfill["http_calls"] <= math.ceil(contacts / 500), backfill["http_calls_by_route"]
+    assert backfill["audience_subscribed"] == contacts
+    assert rerun["http_calls"] == 0, rerun["http_calls_by_route"]
+    assert figures["push_common_way"]["http_calls"] == contacts

@@ -6,8 +6,9 @@ import json
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
-from contactsync.errors import ConfigurationError
+from contactsync.errors import ConfigurationError, ServiceUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -37,7 +38,10 @@ class JsonSecretValues:
         self._max_age = max_age
 
     def value(self, key: str) -> str:
-        document = self._provider.get(self._secret_id, transform="json", max_age=self._max_age)
+        try:
+            document = self._provider.get(self._secret_id, transform="json", max_age=self._max_age)
+        except GetParameterError as error:
+            raise ServiceUnavailable("the credentials secret could not be read") from error
         value = document.get(key) if isinstance(document, dict) else None
         if not isinstance(value, str):
             raise ConfigurationError(f"the credentials secret has no value named {key}")

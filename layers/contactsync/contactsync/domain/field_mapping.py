@@ -56,6 +56,13 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "language": ("language", "lang", "locale", "langue"),
     "newsletter": ("newsletter", "infolettre", "opt_in", "optin", "marketing_opt_in", "accepts_marketing"),
     "previous_email": ("previous_email", "old_email", "ancien_courriel"),
+    "birthday": ("birthday", "birthdate", "date_of_birth", "dob", "date_de_naissance", "naissance"),
+    "plan": ("plan", "membership", "forfait", "abonnement"),
+    "street": ("street", "address", "address1", "adresse", "rue"),
+    "city": ("city", "town", "ville"),
+    "region": ("region", "province", "state", "etat"),
+    "postal_code": ("postal_code", "postcode", "zip", "zip_code", "code_postal"),
+    "country": ("country", "pays"),
 }
 ALIAS_TO_FIELD = {alias: target for target, aliases in _ALIASES.items() for alias in aliases}
 
@@ -86,7 +93,9 @@ class Transform(StrEnum):
 class FieldRule(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    source_path: str = Field(min_length=1, max_length=200, pattern=r"^[^.\s][^\s]*$")
+    source_path: str = Field(
+        min_length=1, max_length=200, pattern=r"^[^.\s].*$", description="dotted path or header"
+    )
     target: str = Field(description="a canonical field, or custom.<name> for a custom attribute")
     transforms: tuple[Transform, ...] = ()
 

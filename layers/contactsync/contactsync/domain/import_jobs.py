@@ -106,6 +106,7 @@ class ImportJob(BaseModel):
     permission_confirmed: bool = Field(description="the operator confirms they may add these contacts")
     paused: bool = False
     next_run_at: datetime | None = None
+    incremental_cursor: str | None = Field(default=None, description="where the last successful run stopped")
     created_at: datetime
 
 

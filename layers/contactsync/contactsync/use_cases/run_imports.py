@@ -132,7 +132,11 @@ class ManageImportJobs:
 
     def start(self, job: ImportJob) -> JobRun:
         run = JobRun(
-            run_id=uuid.uuid4().hex, job_id=job.job_id, status=RunStatus.QUEUED, started_at=self._clock()
+            run_id=uuid.uuid4().hex,
+            job_id=job.job_id,
+            status=RunStatus.QUEUED,
+            started_at=self._clock(),
+            incremental_cursor=job.incremental_cursor,
         )
         self._runs.save(run, expected_pages=None)
         self._queue.enqueue(run.run_id)
@@ -216,7 +220,11 @@ class RunImport:
             raise  # the queue brings the run back; it resumes from its checkpoint
         except (ConfigurationError, ClientError) as error:
             return SliceResult(run=self._finish(run, RunStatus.FAILED, error.message), finished=True)
-        return SliceResult(run=self._finish(run, RunStatus.SUCCEEDED, None), finished=True)
+        finished = self._finish(run, RunStatus.SUCCEEDED, None)
+        if finished.incremental_cursor != job.incremental_cursor:
+            # Only a successful run moves the job's incremental cursor.
+            self._jobs.put(job.model_copy(update={"incremental_cursor": finished.incremental_cursor}))
+        return SliceResult(run=finished, finished=True)
 
     def _apply_page(self, job: ImportJob, source: Source, run: JobRun, page: SourcePage) -> JobRun:
         counters = run.counters.model_copy()

@@ -10,9 +10,13 @@
    new contacts, then the same contacts again unchanged; data_only and double_opt_in sources.
 3. Storage time of that in-process run against the bare floor and against the common way (one
    PutItem and one SendMessage per contact).
+4. Push (``bench.push``): a backfill of subscribed contacts to the Mailchimp-compatible double
+   through ``DeliverChanges``, in batches of the Push queue's BatchSize, then the same batches again;
+   Mailchimp HTTP calls and DynamoDB calls per contact, against the common way (one PUT per contact).
 
 Calls are deterministic, so ``--smoke`` checks them (within 1.1x of the minimum, no writes on an
-unchanged rerun) and exits non-zero otherwise; no time is ever asserted.
+unchanged rerun; a push backfill in at most ceil(N/500) HTTP calls, a rerun in none, every contact
+subscribed in the audience) and exits non-zero otherwise; no time is ever asserted.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from typing import Any
 
 from bench.calls import CallCounter, compare, minimum_for_new, minimum_for_unchanged
 from bench.http_load import LoadResult, NullGateway, QueuePurger, run_load, warm_up
+from bench.push import PushBench, PushEnvironment, check_push
+from bench.push import table_rows as push_table_rows
 from bench.references import common_way, prepare_contacts, storage_floor_new, storage_floor_unchanged
 from contactsync.adapters.dynamodb_configuration import DynamoSourceRepository
 from contactsync.adapters.dynamodb_contacts import DynamoContactRepository
@@ -60,10 +66,11 @@ class Sizes:
     batches: int
     batch_size: int
     in_process_contacts: int
+    push_contacts: int
 
 
-FULL = Sizes(single_requests=300, batches=5, batch_size=1000, in_process_contacts=1000)
-SMOKE = Sizes(single_requests=20, batches=1, batch_size=100, in_process_contacts=100)
+FULL = Sizes(single_requests=300, batches=5, batch_size=1000, in_process_contacts=1000, push_contacts=10_000)
+SMOKE = Sizes(single_requests=20, batches=1, batch_size=100, in_process_contacts=100, push_contacts=600)
 
 
 class Bench:
@@ -78,6 +85,7 @@ class Bench:
         self.mail_queue: str = resources["MailQueue"]
         self.source_secret: str = resources["SourceSigningSecret"]
         self.suppression_secret: str = resources["SuppressionKeySecret"]
+        self.destination_secret: str = resources["DestinationCredentialsSecret"]
         self.dynamodb = self.endpoints.dynamodb_client()
         self.sqs = self.endpoints.sqs_client()
         secrets = self.endpoints.secrets_manager_client()
@@ -299,6 +307,16 @@ class Bench:
             "floor_contacts_per_s": n / floor_new,
         }
 
+    # ------------------------------------------------------------------ 4. push
+    def push(self, sizes: Sizes) -> dict[str, Any]:
+        environment = PushEnvironment(
+            endpoints=self.endpoints,
+            table=self.table,
+            destination_secret=self.destination_secret,
+            run_id=self.run_id,
+        )
+        return PushBench(environment).run(sizes.push_contacts)
+
 
 def _merge(results: list[LoadResult]) -> LoadResult:
     statuses: dict[int, int] = {}
@@ -336,6 +354,8 @@ REQUIRED_FIGURES: dict[str, tuple[str, ...]] = {
     "ingest_batch_double_opt_in": ("contacts_per_s", "ratio_to_reference"),
     "storage_new_vs_references": ("ratio_to_floor", "speedup_vs_common_way", "common_way_calls"),
     "storage_unchanged_vs_floor": ("ratio_to_floor",),
+    "push_backfill": ("contacts_per_s", "http_calls", "speedup_vs_common_way"),
+    "push_common_way": ("contacts_per_s", "http_calls"),
 }
 CALL_FIGURES = ("data_only_new", "data_only_unchanged", "double_opt_in_new", "double_opt_in_unchanged")
 
@@ -378,6 +398,7 @@ def run_checks(figures: dict[str, Any]) -> list[dict[str, Any]]:
                 figure["changes_queued"] == figure["contacts"],
                 f"{figure['changes_queued']} changes for {figure['contacts']} contacts",
             )
+    check_push(figures, check)
     return checks
 
 
@@ -473,6 +494,7 @@ def table(results: dict[str, Any]) -> str:
             f"{u['ratio_to_floor']:.2f}x (target <= 1.5x)",
         )
     )
+    rows.extend(push_table_rows(f))
     header = ("figure", "measured", "reference (same run)", "ratio")
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
     lines = [" | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in [header, *rows]]
@@ -544,8 +566,10 @@ def run(sizes: Sizes, mode: str) -> dict[str, Any]:
             single = bench.http_single(sizes)
             phases["http_single"], mark = time.monotonic() - mark, time.monotonic()
             batches = bench.http_batches(sizes, in_process.pop("floor_contacts_per_s"))
-            phases["http_batches"] = time.monotonic() - mark
-            figures: dict[str, Any] = {**single, **batches, **in_process}
+            phases["http_batches"], mark = time.monotonic() - mark, time.monotonic()
+            push = bench.push(sizes)
+            phases["push"] = time.monotonic() - mark
+            figures: dict[str, Any] = {**single, **batches, **in_process, **push}
         except BaseException:
             output.stop()
             print(f"the bench failed; last lines of the stack's output:\n{output.tail()}", file=sys.stderr)
@@ -564,6 +588,10 @@ def run(sizes: Sizes, mode: str) -> dict[str, Any]:
             "push_pollers": "stopped during the bench, so Push does not compete with ingest for the CPU",
             "queues": "push and mail queues emptied (in moto's backend) every 0.2 s and before each timed "
             "run: moto's SendMessage(Batch) slows linearly with queue depth, which real SQS does not",
+            "push": "in-process DeliverChanges (wired as contactsync.wiring.deliver_changes) against "
+            "DynamoDB Local, moto's Secrets Manager and tests.doubles.mailchimp_server in this process; "
+            "contacts stored with create_many outside the clock, one backfill message per contact, "
+            "batches of the Push queue's BatchSize (500)",
             "phase_seconds": {name: round(value, 2) for name, value in phases.items()},
             "sizes": asdict(sizes),
         },

@@ -80,6 +80,8 @@ class ContactOutcome:
     contact_id: str | None = None
     problems: list[FieldProblem] = field(default_factory=list)
     effect: Effect = Effect.UNCHANGED
+    created_at: datetime | None = None  # lets an import recount a page it applied before a crash
+    created_by: str | None = None
 
     @property
     def accepted(self) -> bool:
@@ -268,7 +270,13 @@ class IngestContacts:
                 else Effect.UNCHANGED
             )
             outcomes.append(
-                ContactOutcome(index=index, contact_id=contact.contact_id if contact else None, effect=effect)
+                ContactOutcome(
+                    index=index,
+                    contact_id=contact.contact_id if contact else None,
+                    effect=effect,
+                    created_at=contact.created_at if contact else None,
+                    created_by=contact.source_id if contact else None,
+                )
             )
             if contact is None:
                 continue

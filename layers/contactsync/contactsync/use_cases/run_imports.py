@@ -256,6 +256,10 @@ class RunImport:
                         counters.added += 1
                     case Effect.UPDATED:
                         counters.updated += 1
+                    case Effect.UNCHANGED if item.created_by == source.source_id and (
+                        item.created_at is not None and item.created_at > run.started_at
+                    ):
+                        counters.added += 1  # created by this very run, on a page applied before a crash
                     case Effect.UNCHANGED:
                         counters.unchanged += 1
                     case Effect.SKIPPED:

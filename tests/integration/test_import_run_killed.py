@@ -28,7 +28,9 @@ from tests.integration.provisioned_stack import ProvisionedStack, provision_for_
 pytestmark = pytest.mark.integration
 
 CONTACTS = 1500
-RUN_ONE_SLICE = "import sys; from contactsync.wiring import run_import; run_import().run_slice(sys.argv[1], lambda: 900.0)"
+RUN_ONE_SLICE = (
+    "import sys; from contactsync.wiring import run_import; run_import().run_slice(sys.argv[1], lambda: 900.0)"
+)
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,8 @@ pytestmark = pytest.mark.integration
 
 CONTACTS = 1500
 RUN_ONE_SLICE = (
-    "import sys; from contactsync.wiring import run_import; run_import().run_slice(sys.argv[1], lambda: 900.0)"
+    "import sys; from contactsync.wiring import run_import; "
+    "run_import().run_slice(sys.argv[1], lambda: 900.0)"
 )
 
 

@@ -77,15 +77,25 @@ class DeliverChanges:
         by_contact: dict[str, list[str]] = {}
         for message_id, message in messages.items():
             by_contact.setdefault(message.change.contact_id, []).append(message_id)
-        contacts = self._contacts.get_many(list(by_contact))
         destinations = self._destinations.list_enabled()
         keys = [(cid, d.destination_id) for cid in by_contact for d in destinations]
         states = self._push_states.get_many(keys) if keys else {}
+        newest = {cid: max(messages[m].change.version for m in ids) for cid, ids in by_contact.items()}
+        # A replay that every destination already holds needs no contact read at all.
+        needed = [
+            cid
+            for cid in by_contact
+            if any(not _holds(states.get((cid, d.destination_id)), newest[cid]) for d in destinations)
+        ]
+        contacts = self._contacts.get_many(needed) if needed else {}
         sent = skipped = 0
         saved: list[PushState] = []
         for destination in destinations:
             items: list[OutboundItem] = []
             for contact_id, message_ids in by_contact.items():
+                if _holds(states.get((contact_id, destination.destination_id)), newest[contact_id]):
+                    skipped += 1
+                    continue
                 wanted = [
                     messages[m]
                     for m in message_ids
@@ -172,6 +182,11 @@ class DeliverChanges:
                 last_error=result.reason,
             )
         ]
+
+
+def _holds(state: PushState | None, version: int) -> bool:
+    """The destination already received this version of the contact, or a newer one."""
+    return state is not None and state.status is SyncStatus.SYNCED and state.pushed_version >= version
 
 
 def _already_there(item: OutboundItem, state: PushState | None) -> bool:

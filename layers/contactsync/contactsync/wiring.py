@@ -1,7 +1,8 @@
 """Builds the use cases from settings and cached clients, once per container.
 
 The only place that knows which adapter serves which port; tests build the use
-cases themselves with fakes or local endpoints.
+cases themselves with fakes or local endpoints. Adapters are imported inside the
+factory that needs them, so each function's cold start pays only for its own.
 """
 
 from __future__ import annotations
@@ -9,55 +10,34 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from functools import lru_cache
-from typing import Any
-
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
+from typing import TYPE_CHECKING, Any
 
 from contactsync.adapters import aws_clients
-from contactsync.adapters.destination_credentials import SecretsManagerDestinationCredentials
-from contactsync.adapters.dynamodb_configuration import DynamoDestinationRepository, DynamoSourceRepository
-from contactsync.adapters.dynamodb_consent import (
-    DynamoConsentLedger,
-    DynamoConsentTransactions,
-    DynamoLinkTokens,
-)
-from contactsync.adapters.dynamodb_contacts import DynamoContactRepository
-from contactsync.adapters.dynamodb_guards import DynamoRateLimiter, DynamoSuppressionList
-from contactsync.adapters.dynamodb_import_jobs import DynamoImportedFiles, DynamoImportJobs, DynamoJobRuns
-from contactsync.adapters.dynamodb_push_states import DynamoPushStates
-from contactsync.adapters.http_json_connector import HttpJsonConnector
-from contactsync.adapters.http_sessions import retrying_session
-from contactsync.adapters.mail_senders import SesMailSender, SmtpMailSender
-from contactsync.adapters.mailchimp_connector import MailchimpConnector
-from contactsync.adapters.s3_csv_connector import S3CsvConnector
-from contactsync.adapters.secret_values import CachedSecret, JsonSecretValues
-from contactsync.adapters.signed_webhook import SignedWebhookConnector
-from contactsync.adapters.source_signing_secrets import SecretsManagerSourceSigningSecrets
-from contactsync.adapters.sqs_change_publisher import (
-    SqsChangePublisher,
-    SqsOptInRequestPublisher,
-    SqsRunQueue,
-)
-from contactsync.adapters.sqs_dead_letters import SqsDeadLetters, SqsRetryDelay
-from contactsync.domain.destination import DestinationType
-from contactsync.mail_rendering import MailIdentity
-from contactsync.ports import MailSender
 from contactsync.settings import get_settings
-from contactsync.use_cases.deliver_changes import DeliverChanges
-from contactsync.use_cases.ingest_contacts import IngestContacts, IngestDependencies, OptInLimits
-from contactsync.use_cases.lapse_implied_consent import LapseImpliedConsent
-from contactsync.use_cases.run_imports import ManageImportJobs, RunImport
-from contactsync.use_cases.send_confirmations import PublicLinks, SendConfirmation
-from contactsync.use_cases.start_due_jobs import StartDueJobs
-from contactsync.use_cases.subscription_links import LinkDependencies, SubscriptionLinks
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
+    from contactsync.adapters.dynamodb_guards import DynamoSuppressionList
+    from contactsync.adapters.sqs_dead_letters import SqsDeadLetters, SqsRetryDelay
+    from contactsync.ports import MailSender
+    from contactsync.use_cases.deliver_changes import DeliverChanges
+    from contactsync.use_cases.ingest_contacts import IngestContacts
+    from contactsync.use_cases.run_imports import ManageImportJobs, RunImport
+    from contactsync.use_cases.send_confirmations import SendConfirmation
+    from contactsync.use_cases.start_due_jobs import StartDueJobs
+    from contactsync.use_cases.subscription_links import SubscriptionLinks
 
 
 @lru_cache(maxsize=1)
 def ingest_contacts() -> IngestContacts:
+    from contactsync.adapters.dynamodb_configuration import DynamoSourceRepository
+    from contactsync.adapters.dynamodb_contacts import DynamoContactRepository
+    from contactsync.adapters.dynamodb_guards import DynamoRateLimiter
+    from contactsync.adapters.source_signing_secrets import SecretsManagerSourceSigningSecrets
+    from contactsync.adapters.sqs_change_publisher import SqsChangePublisher, SqsOptInRequestPublisher
+    from contactsync.use_cases.ingest_contacts import IngestContacts, IngestDependencies, OptInLimits
+
     settings = get_settings()
     dynamodb = aws_clients.dynamodb_client()
     secrets = aws_clients.secrets_manager_client()
@@ -79,6 +59,8 @@ def ingest_contacts() -> IngestContacts:
 
 @lru_cache(maxsize=1)
 def idempotency_config() -> IdempotencyConfig:
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
     settings = get_settings()
     return IdempotencyConfig(
         event_key_jmespath="key",
@@ -91,6 +73,8 @@ def idempotency_config() -> IdempotencyConfig:
 @lru_cache(maxsize=1)
 def idempotent_ingest() -> Callable[..., Any]:
     """Run an ingest once per (source, webhook-id or Idempotency-Key); replays get the first answer."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, idempotent_function
+
     settings = get_settings()
     persistence = DynamoDBPersistenceLayer(
         table_name=settings.idempotency_table, boto3_client=aws_clients.dynamodb_client()
@@ -110,6 +94,16 @@ MAILCHIMP_CONNECTIONS_PER_CONTAINER = 2
 
 @lru_cache(maxsize=1)
 def deliver_changes() -> DeliverChanges:
+    from contactsync.adapters.destination_credentials import SecretsManagerDestinationCredentials
+    from contactsync.adapters.dynamodb_configuration import DynamoDestinationRepository
+    from contactsync.adapters.dynamodb_contacts import DynamoContactRepository
+    from contactsync.adapters.dynamodb_push_states import DynamoPushStates
+    from contactsync.adapters.http_sessions import retrying_session
+    from contactsync.adapters.mailchimp_connector import MailchimpConnector
+    from contactsync.adapters.signed_webhook import SignedWebhookConnector
+    from contactsync.domain.destination import DestinationType
+    from contactsync.use_cases.deliver_changes import DeliverChanges
+
     settings = get_settings()
     client = aws_clients.dynamodb_client()
     credentials = SecretsManagerDestinationCredentials(
@@ -135,6 +129,8 @@ def deliver_changes() -> DeliverChanges:
 
 @lru_cache(maxsize=1)
 def push_dead_letters() -> SqsDeadLetters:
+    from contactsync.adapters.sqs_dead_letters import SqsDeadLetters
+
     settings = get_settings()
     settings.require("push_dead_letter_queue_url")
     return SqsDeadLetters(aws_clients.sqs_client(), settings.push_dead_letter_queue_url)
@@ -142,11 +138,17 @@ def push_dead_letters() -> SqsDeadLetters:
 
 @lru_cache(maxsize=1)
 def push_retry_delay() -> SqsRetryDelay:
+    from contactsync.adapters.sqs_dead_letters import SqsRetryDelay
+
     return SqsRetryDelay(aws_clients.sqs_client(), get_settings().push_queue_url)
 
 
 @lru_cache(maxsize=1)
 def manage_import_jobs() -> ManageImportJobs:
+    from contactsync.adapters.dynamodb_import_jobs import DynamoImportJobs, DynamoJobRuns
+    from contactsync.adapters.sqs_change_publisher import SqsRunQueue
+    from contactsync.use_cases.run_imports import ManageImportJobs
+
     settings = get_settings()
     settings.require("sync_queue_url")
     dynamodb = aws_clients.dynamodb_client()
@@ -159,6 +161,12 @@ def manage_import_jobs() -> ManageImportJobs:
 
 @lru_cache(maxsize=1)
 def start_due_jobs() -> StartDueJobs:
+    from contactsync.adapters.dynamodb_consent import DynamoConsentLedger, DynamoConsentTransactions
+    from contactsync.adapters.dynamodb_contacts import DynamoContactRepository
+    from contactsync.adapters.sqs_change_publisher import SqsChangePublisher
+    from contactsync.use_cases.lapse_implied_consent import LapseImpliedConsent
+    from contactsync.use_cases.start_due_jobs import StartDueJobs
+
     settings = get_settings()
     dynamodb = aws_clients.dynamodb_client()
     lapse = LapseImpliedConsent(
@@ -173,6 +181,13 @@ def start_due_jobs() -> StartDueJobs:
 
 @lru_cache(maxsize=1)
 def run_import() -> RunImport:
+    from contactsync.adapters.dynamodb_import_jobs import DynamoImportedFiles, DynamoImportJobs, DynamoJobRuns
+    from contactsync.adapters.http_json_connector import HttpJsonConnector
+    from contactsync.adapters.http_sessions import retrying_session
+    from contactsync.adapters.s3_csv_connector import S3CsvConnector
+    from contactsync.adapters.secret_values import JsonSecretValues
+    from contactsync.use_cases.run_imports import RunImport
+
     settings = get_settings()
     dynamodb = aws_clients.dynamodb_client()
     job_secrets = JsonSecretValues(aws_clients.secrets_manager_client(), settings.job_secret_id)
@@ -192,6 +207,9 @@ def run_import() -> RunImport:
 
 
 def _suppression_list() -> DynamoSuppressionList:
+    from contactsync.adapters.dynamodb_guards import DynamoSuppressionList
+    from contactsync.adapters.secret_values import CachedSecret
+
     settings = get_settings()
     return DynamoSuppressionList(
         aws_clients.dynamodb_client(),
@@ -202,6 +220,16 @@ def _suppression_list() -> DynamoSuppressionList:
 
 @lru_cache(maxsize=1)
 def subscription_links() -> SubscriptionLinks:
+    from contactsync.adapters.dynamodb_configuration import DynamoSourceRepository
+    from contactsync.adapters.dynamodb_consent import (
+        DynamoConsentLedger,
+        DynamoConsentTransactions,
+        DynamoLinkTokens,
+    )
+    from contactsync.adapters.dynamodb_contacts import DynamoContactRepository
+    from contactsync.adapters.sqs_change_publisher import SqsChangePublisher, SqsOptInRequestPublisher
+    from contactsync.use_cases.subscription_links import LinkDependencies, SubscriptionLinks
+
     settings = get_settings()
     dynamodb = aws_clients.dynamodb_client()
     ledger = DynamoConsentLedger(dynamodb, settings.contacts_table)
@@ -222,6 +250,8 @@ def subscription_links() -> SubscriptionLinks:
 
 
 def mail_sender() -> MailSender:
+    from contactsync.adapters.mail_senders import SesMailSender, SmtpMailSender
+
     settings = get_settings()
     if settings.mail_transport == "smtp":
         settings.require("smtp_host")
@@ -231,6 +261,12 @@ def mail_sender() -> MailSender:
 
 @lru_cache(maxsize=1)
 def send_confirmation() -> SendConfirmation:
+    from contactsync.adapters.dynamodb_configuration import DynamoSourceRepository
+    from contactsync.adapters.dynamodb_consent import DynamoConsentLedger, DynamoLinkTokens
+    from contactsync.adapters.dynamodb_contacts import DynamoContactRepository
+    from contactsync.mail_rendering import MailIdentity
+    from contactsync.use_cases.send_confirmations import PublicLinks, SendConfirmation
+
     settings = get_settings()
     settings.require("mail_from_address", "public_base_url")
     dynamodb = aws_clients.dynamodb_client()
@@ -252,12 +288,16 @@ def send_confirmation() -> SendConfirmation:
 
 @lru_cache(maxsize=1)
 def mail_idempotency_config() -> IdempotencyConfig:
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
     return IdempotencyConfig(event_key_jmespath="ref", expires_after_seconds=7 * 24 * 3600)
 
 
 @lru_cache(maxsize=1)
 def idempotent_mail() -> Callable[..., Any]:
     """Send each confirmation mail once, even when SQS delivers its message twice."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, idempotent_function
+
     settings = get_settings()
     persistence = DynamoDBPersistenceLayer(
         table_name=settings.idempotency_table, boto3_client=aws_clients.dynamodb_client()

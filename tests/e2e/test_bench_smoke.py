@@ -3,7 +3,9 @@
 Not a timing test: the smoke run checks that every figure is produced and that the AWS calls per
 contact (deterministic) stay within 1.1x of the minimum the batch limits allow; that a push backfill
 reaches Mailchimp in at most ceil(N/500) HTTP calls, a rerun of the same batches in none, and that
-every contact ends up subscribed in the audience; no time is asserted.
+every contact ends up subscribed in the audience; that a recurring import of 2,000 new contacts (each
+run in its own interpreter) stays within 1.1x of the minimum calls, with and without the run's own
+checkpoint calls, and that rerunning it writes no contact and queues no message; no time is asserted.
 """
 
 from __future__ import annotations
@@ -64,3 +66,15 @@ def test_bench_smoke_run_produces_every_figure_and_keeps_calls_near_the_minimum(
     assert backfill["audience_subscribed"] == contacts
     assert rerun["http_calls"] == 0, rerun["http_calls_by_route"]
     assert figures["push_common_way"]["http_calls"] == contacts
+    for size, runs in figures["sync"]["sizes"].items():
+        new, rerun = runs["new"], runs["rerun"]
+        assert new["status"] == "succeeded", new["error"]
+        assert new["counters"]["added"] == int(size), new["counters"]
+        assert new["contact_calls"]["ratio_to_minimum"] <= 1.1, new["contact_calls"]
+        assert new["all_calls"]["ratio_to_minimum"] <= 1.1, new["all_calls"]
+        assert new["message_calls"] == math.ceil(int(size) / 10), new["calls"]
+        assert new["memory"]["max_rss_mb"] > 0
+        assert rerun["counters"]["unchanged"] == int(size), rerun["counters"]
+        assert rerun["contact_writes"] == 0, rerun["calls"]
+        assert rerun["message_calls"] == 0, rerun["calls"]
+        assert rerun["contact_calls"]["ratio_to_minimum"] <= 1.1, rerun["contact_calls"]

@@ -11,12 +11,13 @@ import pytest
 
 from contactsync.adapters.dynamodb_configuration import (
     DynamoDestinationRepository,
-    DynamoJobRepository,
     DynamoSourceRepository,
 )
 from contactsync.adapters.dynamodb_guards import DynamoRateLimiter, DynamoSuppressionList
+from contactsync.adapters.dynamodb_import_jobs import DynamoImportJobs
 from contactsync.domain.destination import Destination, DestinationType
 from contactsync.domain.field_mapping import DateOrder, FieldMapping, FieldRule, Transform
+from contactsync.domain.import_jobs import ImportJob, S3CsvSourceSettings
 from contactsync.domain.source import ConsentMode, Source, TokenHash, hash_token
 from tests.integration.provisioned_stack import ProvisionedStack, provision_for_module
 
@@ -120,30 +121,29 @@ def test_only_enabled_destinations_are_listed(stack: ProvisionedStack) -> None:
 
 def test_no_jobs_on_an_empty_table(empty_stack: ProvisionedStack) -> None:
     # Given a fresh contacts table / When the job ids are listed / Then there are none
-    assert DynamoJobRepository(empty_stack.dynamodb, empty_stack.contacts_table).list_job_ids() == []
+    assert DynamoImportJobs(empty_stack.dynamodb, empty_stack.contacts_table).list_all() == []
     # And no destinations either
     assert DynamoDestinationRepository(empty_stack.dynamodb, empty_stack.contacts_table).list_enabled() == []
 
 
-def test_job_ids_are_listed_through_the_index(stack: ProvisionedStack) -> None:
-    # Given two job items written the way the configuration layout describes (gsi1pk=JOB)
+def test_import_jobs_round_trip_and_are_listed_through_the_index(stack: ProvisionedStack) -> None:
+    # Given two import jobs stored
+    jobs = DynamoImportJobs(stack.dynamodb, stack.contacts_table)
     for job_id in ("nightly-crm", "hourly-shop"):
-        stack.dynamodb.put_item(
-            TableName=stack.contacts_table,
-            Item={
-                "pk": {"S": f"JOB#{job_id}"},
-                "sk": {"S": "CONFIG"},
-                "gsi1pk": {"S": "JOB"},
-                "gsi1sk": {"S": job_id},
-                "document": {"S": "{}"},
-            },
+        jobs.put(
+            ImportJob(
+                job_id=job_id,
+                name=job_id,
+                connector=S3CsvSourceSettings(bucket="drops", prefix=f"{job_id}/"),
+                permission_confirmed=True,
+                created_at=datetime(2026, 11, 23, tzinfo=UTC),
+            )
         )
-
-    # When the job ids are listed / Then both are there, and sources are not mistaken for jobs
-    assert sorted(DynamoJobRepository(stack.dynamodb, stack.contacts_table).list_job_ids()) == [
-        "hourly-shop",
-        "nightly-crm",
-    ]
+    # When they are listed / Then both are there, whole, and sources are not mistaken for jobs
+    assert sorted(job.job_id for job in jobs.list_all()) == ["hourly-shop", "nightly-crm"]
+    stored = jobs.get("nightly-crm")
+    assert stored is not None
+    assert stored.connector == S3CsvSourceSettings(bucket="drops", prefix="nightly-crm/")
 
 
 # --------------------------------------------------------------------------- guards

@@ -78,18 +78,7 @@ def outbound_item(
     elif status is MemberStatus.NOT_SUBSCRIBED and pushed_before:
         status = MemberStatus.UNSUBSCRIBED  # e.g. implied consent lapsed
     profile = contact.profile
-    document = WebhookContact(
-        id=contact.contact_id,
-        email=profile.email,
-        phone=profile.phone,
-        first_name=profile.first_name,
-        last_name=profile.last_name,
-        language=profile.language,
-        status=contact.status.value,
-        custom_attributes=dict(profile.custom_attributes),
-        version=contact.version,
-        updated_at=contact.updated_at,
-    ).model_dump(mode="json")
+    document = WebhookContact.from_contact(contact).model_dump(mode="json")
     return OutboundItem(
         contact_id=contact.contact_id,
         version=contact.version,

@@ -6,11 +6,12 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from contactsync.domain.change import ContactChange
 from contactsync.domain.contact import Contact
 
 
 class WebhookContact(BaseModel):
+    """The contact as a signed webhook carries it (``data`` of the delivery)."""
+
     id: str
     email: str | None
     phone: str | None
@@ -22,30 +23,18 @@ class WebhookContact(BaseModel):
     version: int
     updated_at: datetime
 
-
-class WebhookEvent(BaseModel):
-    """The JSON body of a signed-webhook delivery."""
-
-    type: str
-    timestamp: datetime
-    data: WebhookContact
-
     @classmethod
-    def from_change(cls, change: ContactChange, contact: Contact) -> WebhookEvent:
+    def from_contact(cls, contact: Contact) -> WebhookContact:
         profile = contact.profile
         return cls(
-            type=f"contact.{change.kind.value}",
-            timestamp=change.occurred_at,
-            data=WebhookContact(
-                id=contact.contact_id,
-                email=profile.email,
-                phone=profile.phone,
-                first_name=profile.first_name,
-                last_name=profile.last_name,
-                language=profile.language,
-                status=contact.status.value,
-                custom_attributes=dict(profile.custom_attributes),
-                version=contact.version,
-                updated_at=contact.updated_at,
-            ),
+            id=contact.contact_id,
+            email=profile.email,
+            phone=profile.phone,
+            first_name=profile.first_name,
+            last_name=profile.last_name,
+            language=profile.language,
+            status=contact.status.value,
+            custom_attributes=dict(profile.custom_attributes),
+            version=contact.version,
+            updated_at=contact.updated_at,
         )

@@ -33,11 +33,21 @@ class SecretsManagerDestinationCredentials:
         self._client.put_secret_value(SecretId=self._secret_id, SecretString=json.dumps(document))
 
     def _value(self, destination_id: str, name: str) -> str:
-        credentials: Any = self._provider.get(self._secret_id, transform="json", max_age=CACHE_SECONDS)
-        entry = credentials.get(destination_id) if isinstance(credentials, dict) else None
-        if not isinstance(entry, dict) or not isinstance(entry.get(name), str):
+        value = self._lookup(destination_id, name, force_fetch=False)
+        if value is None:
+            # A destination added after the cache was filled: read the secret again before giving up.
+            value = self._lookup(destination_id, name, force_fetch=True)
+        if value is None:
             raise ConfigurationError(f"no {name} is stored for destination {destination_id}")
-        return str(entry[name])
+        return value
+
+    def _lookup(self, destination_id: str, name: str, *, force_fetch: bool) -> str | None:
+        credentials: Any = self._provider.get(
+            self._secret_id, transform="json", max_age=CACHE_SECONDS, force_fetch=force_fetch
+        )
+        entry = credentials.get(destination_id) if isinstance(credentials, dict) else None
+        value = entry.get(name) if isinstance(entry, dict) else None
+        return value if isinstance(value, str) else None
 
     def signing_secret(self, destination_id: str) -> str:
         return self._value(destination_id, "signing_secret")

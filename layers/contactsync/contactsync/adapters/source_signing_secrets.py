@@ -35,11 +35,19 @@ class SecretsManagerSourceSigningSecrets:
         self._secret_id = secret_id
 
     def secrets_for(self, source_id: str, now: datetime) -> list[str]:
-        document: Any = self._provider.get(self._secret_id, transform="json", max_age=CACHE_SECONDS)
-        entries = _SECRETS.validate_python(
+        entries = self._entries(source_id, force_fetch=False)
+        if not entries:
+            # A source added after the cache was filled: read the secret again before refusing it.
+            entries = self._entries(source_id, force_fetch=True)
+        return [entry.secret for entry in entries if entry.valid_until is None or now < entry.valid_until]
+
+    def _entries(self, source_id: str, *, force_fetch: bool) -> list[SigningSecret]:
+        document: Any = self._provider.get(
+            self._secret_id, transform="json", max_age=CACHE_SECONDS, force_fetch=force_fetch
+        )
+        return _SECRETS.validate_python(
             {k: v for k, v in (document or {}).items() if isinstance(v, list)}
         ).get(source_id, [])
-        return [entry.secret for entry in entries if entry.valid_until is None or now < entry.valid_until]
 
     def add_secret(self, source_id: str, secret: str, previous_valid_until: datetime | None) -> None:
         """Store a new current secret; the previous ones stay valid until ``previous_valid_until``."""

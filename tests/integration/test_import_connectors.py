@@ -353,7 +353,12 @@ def test_a_latin1_semicolon_french_file_is_read_with_its_french_names_and_dates(
     }
     assert records[1].where == "line 3 of imports/membres.CSV"
     mapped = map_payload(records[0].fields, FieldMapping(date_order=DateOrder.DAY_FIRST))
-    assert mapped.values == {"email": "helene@example.com", "first_name": "Hélène", "last_name": "Côté"}
+    assert mapped.values == {
+        "email": "helene@example.com",
+        "first_name": "Hélène",
+        "last_name": "Côté",
+        "birthday": "25/12/1980",  # "Date de naissance" is recognised; the job's date order reads it
+    }
     assert parse_date(records[1].fields["Date de naissance"], DateOrder.DAY_FIRST) == "1975-04-03"
 
 

@@ -145,7 +145,8 @@ def test_a_batch_reaches_the_consumer_in_lambdas_shape_and_is_deleted(consumer: 
     assert record["eventSource"] == "aws:sqs"
     assert record["eventSourceARN"] == consumer.queue_arn
     assert record["awsRegion"] == "ca-central-1"
-    assert record["attributes"]["ApproximateReceiveCount"] == "1"
+    # ("1" on a first delivery; "2" when a loaded machine let the 1 s visibility timeout pass first)
+    assert int(record["attributes"]["ApproximateReceiveCount"]) >= 1
     assert {"SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp"} <= set(record["attributes"])
     assert record["messageAttributes"] == {
         "kind": {"stringValue": "contact.updated", "stringListValues": [], "binaryListValues": [],

@@ -1,6 +1,6 @@
 """contactsync benchmarks against the real local stack; every figure is a ratio to a same-run reference.
 
-    .venv/bin/python -m bench.run_bench [--smoke] [--out bench/results.json]
+    .venv/bin/python -m bench.run_bench [--smoke] [--million] [--sync-only] [--out bench/results.json]
 
 1. Ingest over HTTP through the local gateway: single-contact requests (sequential, then 4 senders)
    against the same gateway calling a handler that only answers 202; 1,000-contact batches against
@@ -13,10 +13,15 @@
 4. Push (``bench.push``): a backfill of subscribed contacts to the Mailchimp-compatible double
    through ``DeliverChanges``, in batches of the Push queue's BatchSize, then the same batches again;
    Mailchimp HTTP calls and DynamoDB calls per contact, against the common way (one PUT per contact).
+5. Sync (``bench.sync``): a data-only recurring import of 10,000 and 100,000 contacts (``--million``
+   adds 1,000,000) from a streaming HTTP source, each run in a fresh interpreter into a fresh copy of
+   the tables: time per contact, AWS calls per contact next to the minimum, peak memory, a rerun
+   with nothing changed (no writes, no messages), against the storage floor and the bare reads.
 
 Calls are deterministic, so ``--smoke`` checks them (within 1.1x of the minimum, no writes on an
 unchanged rerun; a push backfill in at most ceil(N/500) HTTP calls, a rerun in none, every contact
-subscribed in the audience) and exits non-zero otherwise; no time is ever asserted.
+subscribed in the audience; a sync of 2,000 within 1.1x of the minimum calls, its rerun with no
+contact write and no message) and exits non-zero otherwise; no time is ever asserted.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,6 +47,8 @@ from bench.http_load import LoadResult, NullGateway, QueuePurger, run_load, warm
 from bench.push import PushBench, PushEnvironment, check_push
 from bench.push import table_rows as push_table_rows
 from bench.references import common_way, prepare_contacts, storage_floor_new, storage_floor_unchanged
+from bench.sync import SyncBench, check_sync
+from bench.sync import table_rows as sync_table_rows
 from contactsync.adapters.dynamodb_configuration import DynamoSourceRepository
 from contactsync.adapters.dynamodb_contacts import DynamoContactRepository
 from contactsync.adapters.dynamodb_guards import DynamoRateLimiter, DynamoSuppressionList
@@ -67,10 +74,29 @@ class Sizes:
     batch_size: int
     in_process_contacts: int
     push_contacts: int
+    sync_contacts: tuple[int, ...]
+    sync_floors: bool  # the storage floor and bare-read references (times only, so not in the smoke run)
 
 
-FULL = Sizes(single_requests=300, batches=5, batch_size=1000, in_process_contacts=1000, push_contacts=10_000)
-SMOKE = Sizes(single_requests=20, batches=1, batch_size=100, in_process_contacts=100, push_contacts=600)
+FULL = Sizes(
+    single_requests=300,
+    batches=5,
+    batch_size=1000,
+    in_process_contacts=1000,
+    push_contacts=10_000,
+    sync_contacts=(10_000, 100_000),
+    sync_floors=True,
+)
+SMOKE = Sizes(
+    single_requests=20,
+    batches=1,
+    batch_size=100,
+    in_process_contacts=100,
+    push_contacts=600,
+    sync_contacts=(2_000,),
+    sync_floors=False,
+)
+MILLION = 1_000_000
 
 
 class Bench:
@@ -93,6 +119,8 @@ class Bench:
         signing = SecretsManagerSourceSigningSecrets(secrets, self.source_secret)
         self.manage = ManageSources(self.sources, signing)
         self.run_id = uuid.uuid4().hex[:8]
+        self.account_id: str = state["account_id"]
+        self.region: str = state["region"]
         self.purger = QueuePurger(state["account_id"], state["region"], [self.push_queue, self.mail_queue])
 
     # ------------------------------------------------------------------ helpers
@@ -317,6 +345,11 @@ class Bench:
         )
         return PushBench(environment).run(sizes.push_contacts)
 
+    # ------------------------------------------------------------------ 5. sync
+    def sync(self, sizes: Sizes, *, tracemalloc: bool = False) -> dict[str, Any]:
+        bench = SyncBench(self.endpoints, self.account_id, self.region, tracemalloc=tracemalloc)
+        return bench.run(list(sizes.sync_contacts), floors=sizes.sync_floors)
+
 
 def _merge(results: list[LoadResult]) -> LoadResult:
     statuses: dict[int, int] = {}
@@ -358,14 +391,19 @@ REQUIRED_FIGURES: dict[str, tuple[str, ...]] = {
     "push_common_way": ("contacts_per_s", "http_calls"),
 }
 CALL_FIGURES = ("data_only_new", "data_only_unchanged", "double_opt_in_new", "double_opt_in_unchanged")
+SECTIONS = ("ingest", "sync")  # "ingest" stands for sections 1-4
 
 
-def run_checks(figures: dict[str, Any]) -> list[dict[str, Any]]:
+def run_checks(figures: dict[str, Any], sections: tuple[str, ...] = SECTIONS) -> list[dict[str, Any]]:
     checks: list[dict[str, Any]] = []
 
     def check(name: str, ok: bool, detail: str) -> None:
         checks.append({"name": name, "ok": bool(ok), "detail": detail})
 
+    if "sync" in sections:
+        check_sync(figures, check)
+    if "ingest" not in sections:
+        return checks
     for figure, keys in REQUIRED_FIGURES.items():
         values = figures.get(figure, {})
         missing = [k for k in keys if not _positive_number(values.get(k))]
@@ -432,6 +470,18 @@ def machine_facts() -> dict[str, Any]:
 def table(results: dict[str, Any]) -> str:
     f = results["figures"]
     rows: list[tuple[str, str, str, str]] = []
+    if "ingest_single_sequential" in f:
+        rows.extend(_ingest_rows(f))
+    rows.extend(sync_table_rows(f))
+    header = ("figure", "measured", "reference (same run)", "ratio")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
+    lines = [" | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in [header, *rows]]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _ingest_rows(f: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    rows: list[tuple[str, str, str, str]] = []
     for name, label in (
         ("ingest_single_sequential", "single contact, 1 sender"),
         ("ingest_single_concurrent4", "single contact, 4 senders"),
@@ -495,11 +545,7 @@ def table(results: dict[str, Any]) -> str:
         )
     )
     rows.extend(push_table_rows(f))
-    header = ("figure", "measured", "reference (same run)", "ratio")
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
-    lines = [" | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in [header, *rows]]
-    lines.insert(1, "-+-".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return rows
 
 
 # ---------------------------------------------------------------------- main
@@ -532,7 +578,9 @@ class _RedirectedStdout:
             return "(no output)"
 
 
-def run(sizes: Sizes, mode: str) -> dict[str, Any]:
+def run(
+    sizes: Sizes, mode: str, sections: tuple[str, ...] = SECTIONS, *, tracemalloc: bool = False
+) -> dict[str, Any]:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="contactsync-bench-") as state_dir:
         options = LocalStackOptions(
@@ -560,16 +608,21 @@ def run(sizes: Sizes, mode: str) -> dict[str, Any]:
             purger = bench.purger
             purger.start()
             phases: dict[str, float] = {"stack_start": stack_seconds}
+            figures: dict[str, Any] = {}
             mark = time.monotonic()
-            in_process = bench.in_process(sizes)
-            phases["in_process"], mark = time.monotonic() - mark, time.monotonic()
-            single = bench.http_single(sizes)
-            phases["http_single"], mark = time.monotonic() - mark, time.monotonic()
-            batches = bench.http_batches(sizes, in_process.pop("floor_contacts_per_s"))
-            phases["http_batches"], mark = time.monotonic() - mark, time.monotonic()
-            push = bench.push(sizes)
-            phases["push"] = time.monotonic() - mark
-            figures: dict[str, Any] = {**single, **batches, **in_process, **push}
+            if "ingest" in sections:
+                in_process = bench.in_process(sizes)
+                phases["in_process"], mark = time.monotonic() - mark, time.monotonic()
+                single = bench.http_single(sizes)
+                phases["http_single"], mark = time.monotonic() - mark, time.monotonic()
+                batches = bench.http_batches(sizes, in_process.pop("floor_contacts_per_s"))
+                phases["http_batches"], mark = time.monotonic() - mark, time.monotonic()
+                push = bench.push(sizes)
+                phases["push"], mark = time.monotonic() - mark, time.monotonic()
+                figures.update({**single, **batches, **in_process, **push})
+            if "sync" in sections:
+                figures.update(bench.sync(sizes, tracemalloc=tracemalloc))
+                phases["sync"] = time.monotonic() - mark
         except BaseException:
             output.stop()
             print(f"the bench failed; last lines of the stack's output:\n{output.tail()}", file=sys.stderr)
@@ -593,11 +646,15 @@ def run(sizes: Sizes, mode: str) -> dict[str, Any]:
             "contacts stored with create_many outside the clock, one backfill message per contact, "
             "batches of the Push queue's BatchSize (500)",
             "phase_seconds": {name: round(value, 2) for name, value in phases.items()},
+            "sync": "each run in a fresh interpreter (python -m bench.sync_child) wired as the Sync "
+            "function, into its own copy of the template's tables; source: bench.streaming_source "
+            "(pages generated on request, served from the bench process); push queue emptied as above",
+            "sections": list(sections),
             "sizes": asdict(sizes),
         },
         "figures": figures,
     }
-    results["checks"] = run_checks(figures)
+    results["checks"] = run_checks(figures, sections)
     results["ok"] = all(c["ok"] for c in results["checks"])
     results["total_seconds"] = round(time.monotonic() - started, 1)
     return results
@@ -607,9 +664,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run_bench", description=__doc__.split("\n")[0])
     parser.add_argument("--smoke", action="store_true", help="small sizes; checks figures and call ratios")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"results JSON (default {DEFAULT_OUT})")
+    parser.add_argument("--million", action="store_true", help="sync 1,000,000 contacts too (long)")
+    parser.add_argument("--sync-only", action="store_true", help="only the sync section (5)")
+    parser.add_argument(
+        "--tracemalloc", action="store_true", help="sync runs also report tracemalloc's peak (slows them)"
+    )
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    results = run(SMOKE if arguments.smoke else FULL, "smoke" if arguments.smoke else "full")
+    sizes = SMOKE if arguments.smoke else FULL
+    if arguments.million:
+        sizes = replace(sizes, sync_contacts=(*sizes.sync_contacts, MILLION))
+    sections = ("sync",) if arguments.sync_only else SECTIONS
+    mode = "smoke" if arguments.smoke else "full"
+    results = run(sizes, mode, sections, tracemalloc=arguments.tracemalloc)
     arguments.out.parent.mkdir(parents=True, exist_ok=True)
     arguments.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     m = results["machine"]

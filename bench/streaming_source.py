@@ -1,0 +1,104 @@
+"""A contacts API for the sync bench that generates each page on request. Bench only.
+
+It answers ``GET /contacts?page=P&per_page=S`` (page-number pagination, pages from 1) exactly as
+``tests.doubles.contacts_api_server.ContactsApiServer`` does for that style, with the same records
+(``generated_contact``), but keeps none of them: a page is built when asked for, so 1,000,000
+contacts cost nothing to hold and nothing to generate up front. The test double keeps every record
+in a list and copies it on every request, which is what its fault injection and ``touch`` need, and
+what a million-contact run does not.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+from urllib.parse import parse_qs, urlsplit
+
+from tests.doubles.contacts_api_server import MAX_PAGE_SIZE, generated_contact
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return
+
+
+class StreamingContactsApi:
+    """``count`` generated contacts behind a loopback HTTP server; use it as a context manager."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.requests = 0
+        self._lock = threading.Lock()
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="bench-streaming-source",
+            daemon=True,
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/contacts"
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def take_requests(self) -> int:
+        """Requests served since the last call."""
+        with self._lock:
+            served, self.requests = self.requests, 0
+        return served
+
+    def page(self, query: dict[str, str]) -> tuple[int, bytes]:
+        with self._lock:
+            self.requests += 1
+        try:
+            size = min(int(query.get("per_page", "10")), MAX_PAGE_SIZE)
+            page = int(query.get("page", "1"))
+        except ValueError:
+            return 400, b'{"error": "bad paging parameter"}'
+        if size < 1 or page < 1:
+            return 400, b'{"error": "bad paging parameter"}'
+        first = (page - 1) * size + 1
+        last = min(first + size - 1, self.count)
+        records = [generated_contact(number) for number in range(first, last + 1)]
+        return 200, json.dumps({"data": records}).encode()
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        source = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+            timeout = 30
+
+            def do_GET(self) -> None:
+                parts = urlsplit(self.path)
+                if parts.path != "/contacts":
+                    status, data = 404, b'{"error": "not found"}'
+                else:
+                    query = {name: values[-1] for name, values in parse_qs(parts.query).items()}
+                    status, data = source.page(query)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:
+                    self.close_connection = True
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        return Handler

@@ -22,7 +22,7 @@ PY   := $(VENV)/bin/python
 SAM  := $(TOOLS_VENV)/bin/sam
 CFN_LINT := $(TOOLS_VENV)/bin/cfn-lint
 
-.PHONY: help install run test check lint typecheck template-check unit integration e2e bench clean
+.PHONY: help install run test check lint typecheck template-check unit integration e2e bench bench-plot clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-16s %s\n", $$1, $$2}'
@@ -89,8 +89,12 @@ integration: install ## integration tests (DynamoDB Local, moto)
 e2e: install $(STATE_DIR)/.chromium ## end-to-end tests over HTTP against the local stack
 	$(PY) -m pytest tests/e2e
 
-bench: install ## benchmarks against the local stack: bench/results.json and a table (never part of make test)
+bench: install ## benchmarks against the local stack: bench/results.json, a table and bench/performance.png
 	$(PY) -m bench.run_bench --out bench/results.json
+	$(PY) -m bench.plot
+
+bench-plot: install ## draw bench/performance.png from bench/results.json
+	$(PY) -m bench.plot
 
 clean: ## remove build output and local data (keeps the virtualenvs)
 	rm -rf .aws-sam $(STATE_DIR)/dynamodb $(STATE_DIR)/stack.json

@@ -187,3 +187,32 @@ def test_a_batch_of_1000_contacts_is_accepted_in_one_request(stack: StackClient)
     assert response.status_code == 202, response.text[:500]
     assert response.json()["accepted"] == 1000
     assert stack.contact("bulk999@example.com") is not None
+
+
+def test_changes_to_a_subscribed_contact_from_a_double_opt_in_form_wait_and_never_downgrade(
+    stack: StackClient,
+) -> None:
+    # Given a contact subscribed through a source with consent on file
+    crm = stack.add_source("crm-rules", "--consent-mode", "consent_on_file")
+    evidence = {
+        "consent_basis": "express",
+        "consent_obtained_at": "2026-10-01T10:00:00Z",
+        "consent_method": "form",
+    }
+    assert stack.post("crm-rules", crm, {"email": "kept@example.com", "first_name": "Kim", **evidence}).ok
+    # When a double opt-in form sends other data for the same address
+    form = stack.add_source("form-rules")
+    assert stack.post("form-rules", form, {"email": "kept@example.com", "first_name": "Kimberly"}).ok
+    # Then the stored data is unchanged and the change waits for the owner's confirmation
+    contact = stack.contact("kept@example.com")
+    assert contact is not None
+    assert contact.profile.first_name == "Kim"
+    assert contact.pending_change is not None
+    assert contact.pending_change.profile.first_name == "Kimberly"
+    # And the contact stays subscribed: a request never downgrades it
+    assert contact.status is SubscriptionStatus.SUBSCRIBED
+    # While the consent-on-file source's own changes apply at once
+    assert stack.post("crm-rules", crm, {"email": "kept@example.com", "last_name": "Lee", **evidence}).ok
+    updated = stack.contact("kept@example.com")
+    assert updated is not None
+    assert (updated.profile.last_name, updated.status) == ("Lee", SubscriptionStatus.SUBSCRIBED)

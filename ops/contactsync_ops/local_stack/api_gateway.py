@@ -52,6 +52,11 @@ class RouteBinding:
     route: ApiRoute
 
 
+def redacted_path(path: str) -> str:
+    """A path fit for a log: long segments (tokens, ids) are replaced, short ones kept."""
+    return "/".join("{...}" if len(segment) >= 16 else segment for segment in path.split("/"))
+
+
 @dataclass(frozen=True)
 class RouteMatch:
     binding: RouteBinding
@@ -333,7 +338,7 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
         match = gateway.router.match(self.command, path)
         if match is None:
             self._send_message(403, "Missing Authentication Token", request_id)
-            logger.info("%s %s -> 403 (no such route)", self.command, path)
+            logger.info("%s %s -> 403 (no such route)", self.command, redacted_path(path))
             return
         event = build_proxy_event(
             method=self.command,

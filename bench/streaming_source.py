@@ -12,46 +12,26 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.doubles.contacts_api_server import MAX_PAGE_SIZE, generated_contact
+from tests.doubles.loopback_http import LoopbackHttpDouble
 
 
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        return
-
-
-class StreamingContactsApi:
+class StreamingContactsApi(LoopbackHttpDouble):
     """``count`` generated contacts behind a loopback HTTP server; use it as a context manager."""
 
     def __init__(self, count: int) -> None:
         self.count = count
         self.requests = 0
         self._lock = threading.Lock()
-        self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="bench-streaming-source",
-            daemon=True,
-        )
+        super().__init__(self._handler_class(), name="bench-streaming-source")
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/contacts"
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return f"http://127.0.0.1:{self.port}/contacts"
 
     def take_requests(self) -> int:
         """Requests served since the last call."""

@@ -24,9 +24,11 @@ import json
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tests.doubles.loopback_http import LoopbackHttpDouble
 
 STYLES = ("page_number", "cursor", "next_link", "link_header")
 MAX_PAGE_SIZE = 1000
@@ -55,14 +57,7 @@ class _Reply:
     headers: dict[str, str]
 
 
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        return  # a client that hangs up is not an error here
-
-
-class ContactsApiServer:
+class ContactsApiServer(LoopbackHttpDouble):
     """Generated contacts behind a loopback HTTP server; use it as a context manager."""
 
     def __init__(self, count: int = 0, token: str | None = None) -> None:
@@ -71,33 +66,19 @@ class ContactsApiServer:
         self._records: list[Any] = [generated_contact(number) for number in range(1, count + 1)]
         self._faults: list[tuple[int, int | None]] = []
         self._lock = threading.Lock()
-        self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="contacts-api-double",
-            daemon=True,
-        )
+        super().__init__(self._handler_class(), name="contacts-api-double")
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     def url(self, style: str = "page_number") -> str:
         """The list URL for one pagination style."""
         if style not in STYLES:
             raise ValueError(f"unknown style {style}")
         return f"{self.base_url}/contacts?style={style}"
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     # -- the data -----------------------------------------------------------------------------------
 

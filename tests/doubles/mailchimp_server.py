@@ -30,8 +30,10 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+from tests.doubles.loopback_http import LoopbackHttpDouble
 
 ERROR_TYPE = "https://mailchimp.com/developer/marketing/docs/errors/"
 STATUSES = frozenset({"subscribed", "unsubscribed", "cleaned", "pending", "transactional"})
@@ -114,15 +116,7 @@ def _not_found() -> ApiError:
     return ApiError(404, "Resource Not Found", "The requested resource could not be found.")
 
 
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128  # a burst of clients must reach the handler, not be reset by the kernel
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        return  # a client that hangs up (timeouts, tests that stop early) is not an error here
-
-
-class MailchimpServer:
+class MailchimpServer(LoopbackHttpDouble):
     """In-memory Mailchimp audiences behind a loopback HTTP server; use it as a context manager."""
 
     def __init__(
@@ -142,27 +136,13 @@ class MailchimpServer:
         self._fail: list[tuple[int, float | None]] = []
         self._slow: list[float] = []
         self._drop = 0
-        self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="mailchimp-double",
-            daemon=True,
-        )
+        super().__init__(self._handler_class(), name="mailchimp-double")
 
     # -- lifecycle --------------------------------------------------------------------------------
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/3.0"
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return f"http://127.0.0.1:{self.port}/3.0"
 
     # -- what a user sees in the audience ---------------------------------------------------------
 

@@ -15,7 +15,12 @@ from contactsync.domain.contact import SubscriptionStatus
 from contactsync.domain.source import AuthMode, ConsentMode, Source, TokenHash, hash_token
 from contactsync.domain.subscription_rules import OptInKind
 from contactsync.errors import AuthenticationFailed, RateLimited, SourceNotFound
-from contactsync.use_cases.ingest_contacts import InboundRequest, IngestContacts, IngestDependencies
+from contactsync.use_cases.ingest_contacts import (
+    InboundRequest,
+    IngestContacts,
+    IngestDependencies,
+    OptInLimits,
+)
 from tests.unit.fakes import (
     CountingRateLimiter,
     InMemoryContacts,
@@ -298,3 +303,27 @@ def test_over_the_rate_limit_is_refused(world: World) -> None:
     world.use_case.authenticate(request)
     with pytest.raises(RateLimited):
         world.use_case.authenticate(request)
+
+
+def test_confirmation_mails_per_client_ip_are_capped_and_the_answer_does_not_change() -> None:
+    # Given a form that may send at most 2 confirmation mails an hour per client IP
+    contacts, changes, opt_ins = InMemoryContacts(), RecordingPublisher(), RecordingOptIns()
+    deps = IngestDependencies(
+        sources=InMemorySources(make_source()),
+        contacts=contacts,
+        changes=changes,
+        opt_ins=opt_ins,
+        suppression=InMemorySuppression(),
+        rate_limiter=CountingRateLimiter(),
+        signing_secrets=StaticSigningSecrets(),
+    )
+    use_case = IngestContacts(deps, limits=OptInLimits(per_ip_per_hour=2), clock=lambda: NOW)
+    request = InboundRequest("shop", {}, "", client_ip="198.51.100.66", user_agent="bot")
+    # When one client signs up five different addresses
+    outcomes = [
+        use_case.execute(make_source(), [{"email": f"victim{n}@example.com"}], request) for n in range(5)
+    ]
+    # Then every answer is the same, every contact is stored pending, and only two mails go out
+    assert all(outcome.outcomes[0].accepted for outcome in outcomes)
+    assert len(contacts.by_id) == 5
+    assert len(opt_ins.published) == 2

@@ -29,8 +29,9 @@ MAIL_POLICY = policy.SMTP.clone(max_line_length=998)
 
 def build_mime(mail: OutgoingMail, message_id: str | None = None) -> EmailMessage:
     message = EmailMessage(policy=MAIL_POLICY)
-    domain = mail.from_address.rpartition("@")[2] or "localhost"
-    message["Message-ID"] = message_id or make_msgid(domain=domain)
+    # The sender's domain names the message (make_msgid falls back to this host's name).
+    sender_domain = mail.from_address.rpartition("@")[2] or None
+    message["Message-ID"] = message_id or make_msgid(domain=sender_domain)
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["From"] = formataddr((mail.from_name or "", mail.from_address))
     message["To"] = str(Address(addr_spec=mail.to_address)) if mail.to_address.isascii() else mail.to_address

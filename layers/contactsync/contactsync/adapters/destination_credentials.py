@@ -6,11 +6,11 @@ minutes so a batch of pushes costs one GetSecretValue, not one per message.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
+from contactsync.adapters.secret_values import JsonSecretWriter
 from contactsync.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -27,10 +27,7 @@ class SecretsManagerDestinationCredentials:
 
     def store(self, destination_id: str, entry: dict[str, str]) -> None:
         """Write one destination's credentials (read-modify-write of the JSON secret)."""
-        raw = self._client.get_secret_value(SecretId=self._secret_id)["SecretString"]
-        document = {key: value for key, value in json.loads(raw or "{}").items() if isinstance(value, dict)}
-        document[destination_id] = entry
-        self._client.put_secret_value(SecretId=self._secret_id, SecretString=json.dumps(document))
+        JsonSecretWriter(self._client, self._secret_id).put(destination_id, entry)
 
     def _value(self, destination_id: str, name: str) -> str:
         value = self._lookup(destination_id, name, force_fetch=False)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
@@ -48,15 +49,21 @@ class JsonSecretValues:
         return value
 
 
+BOOTSTRAP_KEY = "_bootstrap"  # what CloudFormation's GenerateSecretString put in the empty document
+
+
 class JsonSecretWriter:
-    """Sets one named value inside a JSON secret (operator side: read-modify-write)."""
+    """Changes a JSON secret on the operator's side: read, change, write back."""
 
     def __init__(self, client: SecretsManagerClient, secret_id: str) -> None:
         self._client = client
         self._secret_id = secret_id
 
-    def put(self, key: str, value: str) -> None:
+    def update(self, change: Callable[[dict[str, Any]], None]) -> None:
         raw = self._client.get_secret_value(SecretId=self._secret_id)["SecretString"]
-        document = {k: v for k, v in json.loads(raw or "{}").items() if k != "_bootstrap"}
-        document[key] = value
+        document = {k: v for k, v in json.loads(raw or "{}").items() if k != BOOTSTRAP_KEY}
+        change(document)
         self._client.put_secret_value(SecretId=self._secret_id, SecretString=json.dumps(document))
+
+    def put(self, key: str, value: Any) -> None:
+        self.update(lambda document: document.__setitem__(key, value))

@@ -7,12 +7,13 @@ have a grace period to switch.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from pydantic import BaseModel, TypeAdapter
+
+from contactsync.adapters.secret_values import JsonSecretWriter
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -51,23 +52,26 @@ class SecretsManagerSourceSigningSecrets:
 
     def add_secret(self, source_id: str, secret: str, previous_valid_until: datetime | None) -> None:
         """Store a new current secret; the previous ones stay valid until ``previous_valid_until``."""
-        raw = self._client.get_secret_value(SecretId=self._secret_id)["SecretString"]
-        document = {k: v for k, v in json.loads(raw or "{}").items() if isinstance(v, list)}
-        entries = _SECRETS.validate_python(document).get(source_id, [])
         now = datetime.now(UTC)
-        kept = [
-            # Each old secret keeps the earlier of its own grace period and the new one.
-            entry.model_copy(
-                update={
-                    "valid_until": previous_valid_until
-                    if entry.valid_until is None
-                    else min(entry.valid_until, previous_valid_until)
-                }
-            )
-            for entry in entries
-            if previous_valid_until is not None and (entry.valid_until is None or entry.valid_until > now)
-        ]
-        document[source_id] = [SigningSecret(secret=secret).model_dump(mode="json")] + [
-            entry.model_dump(mode="json") for entry in kept
-        ]
-        self._client.put_secret_value(SecretId=self._secret_id, SecretString=json.dumps(document))
+
+        def rotate(document: dict[str, Any]) -> None:
+            entries = _SECRETS.validate_python(
+                {k: v for k, v in document.items() if isinstance(v, list)}
+            ).get(source_id, [])
+            kept = [
+                # Each old secret keeps the earlier of its own grace period and the new one.
+                entry.model_copy(
+                    update={
+                        "valid_until": previous_valid_until
+                        if entry.valid_until is None
+                        else min(entry.valid_until, previous_valid_until)
+                    }
+                )
+                for entry in entries
+                if previous_valid_until is not None and (entry.valid_until is None or entry.valid_until > now)
+            ]
+            document[source_id] = [SigningSecret(secret=secret).model_dump(mode="json")] + [
+                entry.model_dump(mode="json") for entry in kept
+            ]
+
+        JsonSecretWriter(self._client, self._secret_id).update(rotate)

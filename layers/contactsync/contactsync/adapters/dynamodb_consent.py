@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from contactsync.adapters.dynamodb_contacts import ContactItem, contact_pk
-from contactsync.adapters.dynamodb_items import error_code, from_item, raise_if_unavailable, to_item
+from contactsync.adapters.dynamodb_items import (
+    batch_write_items,
+    error_code,
+    from_item,
+    raise_if_unavailable,
+    to_item,
+)
 from contactsync.domain.consent_ledger import ConsentEvent, ConsentEventDraft, chain_event
 from contactsync.domain.contact import Contact
 from contactsync.domain.opt_in_tokens import LinkToken
@@ -115,14 +121,9 @@ class DynamoConsentLedger:
             {"pk": contact_pk(contact_id), "sk": ledger_sk(event.sequence)}
             for event in self.events(contact_id)
         ]
-        for start in range(0, len(keys), 25):
-            requests: list[Any] = [
-                {"DeleteRequest": {"Key": to_item(key)}} for key in keys[start : start + 25]
-            ]
-            pending: dict[str, Any] = {self._table: requests}
-            while pending:
-                response = self._client.batch_write_item(RequestItems=pending)
-                pending = dict(response.get("UnprocessedItems", {}))
+        batch_write_items(
+            self._client, self._table, [{"DeleteRequest": {"Key": to_item(key)}} for key in keys]
+        )
         return len(keys)
 
 

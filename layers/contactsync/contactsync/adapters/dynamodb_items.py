@@ -72,6 +72,22 @@ def batch_get_items(
     return found
 
 
+BATCH_WRITE_LIMIT = 25
+
+
+def batch_write_items(client: DynamoDBClient, table: str, requests: Sequence[Mapping[str, Any]]) -> None:
+    """Put or delete requests, 25 a BatchWriteItem, unprocessed items sent again."""
+    for start in range(0, len(requests), BATCH_WRITE_LIMIT):
+        pending: dict[str, Any] = {table: list(requests[start : start + BATCH_WRITE_LIMIT])}
+        while pending:
+            try:
+                response = client.batch_write_item(RequestItems=pending)
+            except ClientError as error:
+                raise_if_unavailable(error)
+                raise
+            pending = dict(response.get("UnprocessedItems", {}))
+
+
 def error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 

@@ -8,14 +8,19 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from contactsync.adapters.dynamodb_contacts import contact_pk
-from contactsync.adapters.dynamodb_items import batch_get_items, from_item, raise_if_unavailable, to_item
+from contactsync.adapters.dynamodb_items import (
+    batch_get_items,
+    batch_write_items,
+    from_item,
+    raise_if_unavailable,
+    to_item,
+)
 from contactsync.domain.push_state import PushState
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 PUSH_PREFIX = "PUSH#"
-BATCH_WRITE_LIMIT = 25
 
 
 class DynamoPushStates:
@@ -59,15 +64,7 @@ class DynamoPushStates:
             }
             for state in states
         ]
-        for start in range(0, len(requests), BATCH_WRITE_LIMIT):
-            pending: dict[str, Any] = {self._table: requests[start : start + BATCH_WRITE_LIMIT]}
-            while pending:
-                try:
-                    response = self._client.batch_write_item(RequestItems=pending)
-                except ClientError as error:
-                    raise_if_unavailable(error)
-                    raise
-                pending = dict(response.get("UnprocessedItems", {}))
+        batch_write_items(self._client, self._table, requests)
 
     def delete(self, contact_id: str, destination_id: str) -> None:
         try:

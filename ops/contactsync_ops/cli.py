@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -207,9 +207,7 @@ def sources_add(
         )
         issued = _manage_sources(target).register(source_id, settings)
     except ValidationError as invalid:
-        first = invalid.errors()[0]
-        console.print(f"[red]invalid source: {'.'.join(map(str, first['loc']))}: {first['msg']}[/red]")
-        raise typer.Exit(2) from None
+        _refuse_invalid("source", invalid)
     except ClientError as refused:
         console.print(f"[red]{refused.message}[/red]")
         raise typer.Exit(1) from None
@@ -275,6 +273,13 @@ def sources_disable(
     target = _target(stack_name, region, state_dir)
     _guarded(lambda: _manage_sources(target).disable(source_id))
     console.print(f"Source {source_id} disabled.")
+
+
+def _refuse_invalid(what: str, invalid: ValidationError) -> NoReturn:
+    """Name the first invalid setting (where and why) and stop with the usage exit code."""
+    first = invalid.errors()[0]
+    console.print(f"[red]invalid {what}: {'.'.join(map(str, first['loc']))}: {first['msg']}[/red]")
+    raise typer.Exit(2) from None
 
 
 def _guarded[T](action: Callable[[], T]) -> T:
@@ -456,9 +461,7 @@ def destinations_add(
             linked_source_id=linked_source,
         )
     except ValidationError as invalid:
-        first = invalid.errors()[0]
-        console.print(f"[red]invalid destination: {'.'.join(map(str, first['loc']))}: {first['msg']}[/red]")
-        raise typer.Exit(2) from None
+        _refuse_invalid("destination", invalid)
     if kind is DestinationType.SIGNED_WEBHOOK and destination.url is None:
         console.print("[red]a signed_webhook destination needs --url[/red]")
         raise typer.Exit(2)
@@ -676,9 +679,7 @@ def jobs_add(
             created_at=datetime.now(UTC),
         )
     except ValidationError as invalid:
-        first = invalid.errors()[0]
-        console.print(f"[red]invalid job: {'.'.join(map(str, first['loc']))}: {first['msg']}[/red]")
-        raise typer.Exit(2) from None
+        _refuse_invalid("job", invalid)
     if token_name and token:
         JsonSecretWriter(target.secrets_manager(), target.job_secret_id).put(token_name, token)
     added = _guarded(lambda: _manage_jobs(target).add(job))

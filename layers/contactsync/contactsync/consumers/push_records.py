@@ -60,15 +60,14 @@ def backoff_seconds(receive_count: int, retry_after: float | None) -> float:
 
 
 def record_handler(record: SQSRecord) -> dict[str, Any]:
-    try:
-        PushMessage.model_validate_json(record.body)
-    except ValidationError:
+    report = processor.report
+    if report is None or record.message_id not in report.verdicts:  # _prepare could not read it
         push_dead_letters().send(record.body, "not a contact change message")
         metrics.add_metric(name="PushesDeadLettered", unit="Count", value=1)
         logger.error("push message is not a change; dead-lettered", extra={"message_id": record.message_id})
         return {"dead_lettered": True}
-    verdict = processor.report.verdicts[record.message_id] if processor.report else None
-    if verdict is None or verdict.verdict is Verdict.DELIVERED:
+    verdict = report.verdicts[record.message_id]
+    if verdict.verdict is Verdict.DELIVERED:
         return {"delivered": True}
     reasons = "; ".join(verdict.reasons)
     if verdict.verdict is Verdict.DEAD:

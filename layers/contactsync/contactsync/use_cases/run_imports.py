@@ -231,6 +231,7 @@ class RunImport:
         rejections = list(run.rejections)
         payloads: list[dict[str, Any]] = []
         wheres: list[str] = []
+        read_at = self._clock()
         for record in page.records:
             if record.problem is not None:
                 counters.rejected += 1
@@ -239,7 +240,7 @@ class RunImport:
             if not _selected(job, record.fields):
                 counters.skipped += 1
                 continue
-            payloads.append(_with_consent(job, record.fields, self._clock()))
+            payloads.append(_with_consent(job, record.fields, read_at))
             wheres.append(record.where)
         if payloads:
             outcome = self._ingest.execute(

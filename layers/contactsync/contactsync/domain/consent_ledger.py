@@ -13,12 +13,24 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from contactsync.domain.contact import ConsentBasis
 
 GENESIS_HASH = "0" * 64
+USER_AGENT_LIMIT = 500
+
+
+def _clip_user_agent(value: object) -> object:
+    """Browsers send long user agents: keep the first 500 characters, and none for an empty one."""
+    if isinstance(value, str):
+        return value[:USER_AGENT_LIMIT] or None
+    return value
+
+
+UserAgent = Annotated[str | None, BeforeValidator(_clip_user_agent)]
 
 
 class ConsentEventType(StrEnum):
@@ -45,7 +57,7 @@ class ConsentEventDraft(BaseModel):
     wording_version: str | None = None
     wording_sha256: str | None = None
     ip: str | None = None
-    user_agent: str | None = Field(default=None, max_length=500)
+    user_agent: UserAgent = None
     message_id: str | None = None
     request_ref: str | None = Field(
         default=None, description="ties a mail and a confirmation to their request"

@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from contactsync.domain.change import ContactChange
+from contactsync.domain.consent_ledger import UserAgent
 from contactsync.domain.subscription_rules import OptInKind
 
 
@@ -35,7 +36,7 @@ class OptInRequest(BaseModel):
     source_id: str
     requested_at: datetime
     request_ip: str | None = None
-    user_agent: str | None = Field(default=None, max_length=500)
+    user_agent: UserAgent = None
 
 
 class RunMessage(BaseModel):

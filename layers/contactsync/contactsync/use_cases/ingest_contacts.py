@@ -299,7 +299,7 @@ class IngestContacts:
                         source_id=source.source_id,
                         requested_at=now,
                         request_ip=request.client_ip,
-                        user_agent=(request.user_agent or "")[:500] or None,
+                        user_agent=request.user_agent,
                     )
                 )
         if changes:

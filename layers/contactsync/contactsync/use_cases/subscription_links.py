@@ -177,7 +177,7 @@ class SubscriptionLinks:
                 method="confirmation link",
                 basis=ConsentBasis.EXPRESS,
                 ip=visitor.ip,
-                user_agent=(visitor.user_agent or "")[:500] or None,
+                user_agent=visitor.user_agent,
                 request_ref=link.request_ref,
             )
             if self._deps.transactions.commit(confirmed, contact.version, event, use_token=link, now=now):
@@ -224,7 +224,7 @@ class SubscriptionLinks:
                 purpose=tuple(contact.lists),
                 method="one-click (RFC 8058)" if one_click else "unsubscribe link",
                 ip=visitor.ip,
-                user_agent=(visitor.user_agent or "")[:500] or None,
+                user_agent=visitor.user_agent,
             )
             if self._deps.transactions.commit(withdrawn, contact.version, event, use_token=None, now=now):
                 self._deps.changes.publish(
@@ -260,7 +260,7 @@ class SubscriptionLinks:
                                 source_id=link.source_id,
                                 requested_at=now,
                                 request_ip=visitor.ip,
-                                user_agent=(visitor.user_agent or "")[:500] or None,
+                                user_agent=visitor.user_agent,
                             )
                         ]
                     )

@@ -106,6 +106,21 @@ class Contact(BaseModel):
         """The same contact with new data, one version later."""
         return self.model_copy(update={"profile": profile, "version": self.version + 1, "updated_at": at})
 
+    def withdrawn(self, at: datetime) -> Contact:
+        """Opted out everywhere, pending changes dropped, one version later."""
+        return self.moved_to(SubscriptionStatus.UNSUBSCRIBED, at).model_copy(update={"pending_change": None})
+
+    def moved_to(self, status: SubscriptionStatus, at: datetime) -> Contact:
+        """The contact and every list membership in ``status``, one version later."""
+        return self.model_copy(
+            update={
+                "status": status,
+                "lists": dict.fromkeys(self.lists, status),
+                "version": self.version + 1,
+                "updated_at": at,
+            }
+        )
+
 
 def identity_key_for(profile: ContactProfile) -> str:
     """``EMAIL#...`` when the profile has an email, else ``PHONE#...``."""

@@ -157,16 +157,7 @@ def decide_existing(existing: Contact, candidate: Candidate, ctx: RuleContext) -
     if action is EventAction.UNSUBSCRIBE:
         if existing.status is SubscriptionStatus.UNSUBSCRIBED:
             return Decision()
-        return Decision(
-            contact=_bump(
-                existing,
-                ctx,
-                status=SubscriptionStatus.UNSUBSCRIBED,
-                lists=dict.fromkeys(existing.lists, SubscriptionStatus.UNSUBSCRIBED),
-                pending_change=None,
-            ),
-            change_kind=ChangeKind.UNSUBSCRIBED,
-        )
+        return Decision(contact=existing.withdrawn(ctx.now), change_kind=ChangeKind.UNSUBSCRIBED)
     merged = merge_profile(existing.profile, candidate)
     if action is EventAction.TAG:
         merged = merged.model_copy(

@@ -35,14 +35,7 @@ class LapseImpliedConsent:
             consent = contact.consent
             if consent is None or consent.expires_at is None or consent.expires_at > now:
                 continue
-            lapsed = contact.model_copy(
-                update={
-                    "status": SubscriptionStatus.NOT_SUBSCRIBED,
-                    "lists": dict.fromkeys(contact.lists, SubscriptionStatus.NOT_SUBSCRIBED),
-                    "version": contact.version + 1,
-                    "updated_at": now,
-                }
-            )
+            lapsed = contact.moved_to(SubscriptionStatus.NOT_SUBSCRIBED, now)
             event = ConsentEventDraft(
                 type=ConsentEventType.LAPSED,
                 at=now,

@@ -208,15 +208,7 @@ class SubscriptionLinks:
             self._deps.suppression.suppress(contact.identity_key)
             if contact.status is SubscriptionStatus.UNSUBSCRIBED and contact.pending_change is None:
                 return self._outcome(LinkPage.UNSUBSCRIBED, link, source)
-            withdrawn = contact.model_copy(
-                update={
-                    "status": SubscriptionStatus.UNSUBSCRIBED,
-                    "lists": dict.fromkeys(contact.lists, SubscriptionStatus.UNSUBSCRIBED),
-                    "pending_change": None,
-                    "version": contact.version + 1,
-                    "updated_at": now,
-                }
-            )
+            withdrawn = contact.withdrawn(now)
             event = ConsentEventDraft(
                 type=ConsentEventType.WITHDRAWN,
                 at=now,

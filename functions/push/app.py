@@ -1,19 +1,20 @@
 """Push: deliver contact changes from the push queue to destinations, reporting partial failures."""
 
-from typing import Any
+from __future__ import annotations
 
-from aws_lambda_powertools.utilities.batch import process_partial_response
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
-from contactsync.consumers.push_records import processor, record_handler
-from contactsync.observability import logger, metrics, tracer
+from contactsync.deferred_entrypoints import DeferredBatchConsumer
+from contactsync.observability import logger, metrics
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+push_records = DeferredBatchConsumer("contactsync.consumers.push_records")
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    return push_records.process_batch(event, context)

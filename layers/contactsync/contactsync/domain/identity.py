@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 
@@ -31,7 +30,13 @@ def email_key(normalised_email: str) -> str:
 
 
 def normalise_phone(raw: str, default_region: str | None = None) -> str:
-    """Parse a phone number and return it in E.164, or raise ``InvalidIdentity``."""
+    """Parse a phone number and return it in E.164, or raise ``InvalidIdentity``.
+
+    phonenumbers loads its metadata on import (tens of ms of a cold start): only
+    contacts that carry a phone pay for it.
+    """
+    import phonenumbers
+
     try:
         parsed = phonenumbers.parse(raw.strip(), default_region)
     except phonenumbers.NumberParseException:

@@ -1,6 +1,6 @@
 """The benchmark harness still runs: `python -m bench.run_bench --smoke` on its own local stack.
 
-Not a timing test: the smoke run checks that every figure is produced and that the AWS calls per
+Not a timing test: the smoke run checks that each handler's cold-start import was measured;  that every figure is produced and that the AWS calls per
 contact (deterministic) stay within 1.1x of the minimum the batch limits allow; that a push backfill
 reaches Mailchimp in at most ceil(N/500) HTTP calls, a rerun of the same batches in none, and that
 every contact ends up subscribed in the audience; that a recurring import of 2,000 new contacts (each
@@ -41,6 +41,10 @@ def test_bench_smoke_run_produces_every_figure_and_keeps_calls_near_the_minimum(
     assert results["ok"] is True
     assert {"nproc", "python", "date"} <= results["machine"].keys()
     figures = results["figures"]
+    cold = figures["cold_start"]
+    assert set(cold["handlers"]) == {"ingest", "optin", "mail", "sync", "push"}
+    assert cold["baseline_ms"] > 0
+    assert all(figure["import_ms"] > 0 and figure["loaded_ms"] > 0 for figure in cold["handlers"].values())
     for figure, keys in REQUIRED_FIGURES.items():
         for key in keys:
             assert figures[figure][key] > 0, (figure, key)

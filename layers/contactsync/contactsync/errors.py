@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from contactsync.domain.contact import Contact
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,35 @@ class ServiceUnavailable(ContactsyncError):
     status = HTTPStatus.SERVICE_UNAVAILABLE
     code = "service_unavailable"
     public_message = "Temporarily unavailable; retry later."
+
+
+class DependencyThrottled(ServiceUnavailable):
+    """A dependency throttled us past the SDK's own retries; the caller should slow down and retry."""
+
+    status = HTTPStatus.TOO_MANY_REQUESTS
+    code = "throttled"
+    public_message = "Too many requests right now; retry later."
+
+
+class MessagesNotQueued(ServiceUnavailable):
+    """Some messages of a publish were not queued (the others were); says which, by their position."""
+
+    def __init__(self, unsent_indexes: list[int], message: str | None = None) -> None:
+        super().__init__(message or f"{len(unsent_indexes)} message(s) could not be queued")
+        self.unsent_indexes = unsent_indexes
+
+
+class WritesInterrupted(ContactsyncError):
+    """A batched write failed part way: ``written`` were stored before ``cause`` stopped the rest.
+
+    The caller must finish what the stored part needs (queue its changes) before
+    it lets ``cause`` answer the request.
+    """
+
+    def __init__(self, written: list[Contact], cause: ServiceUnavailable) -> None:
+        super().__init__(cause.message)
+        self.written = written
+        self.cause = cause
 
 
 @dataclass

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from contactsync.domain.push_state import PushState
     from contactsync.domain.source import Source
     from contactsync.models.outgoing_mail import OutgoingMail
-    from contactsync.models.queue_messages import OptInRequest
+    from contactsync.models.queue_messages import HeldMessage, OptInRequest
 
 
 class ContactRepository(Protocol):
@@ -34,11 +34,19 @@ class ContactRepository(Protocol):
         ...
 
     def create_many(self, contacts: Sequence[Contact]) -> list[Contact]:
-        """Create in transactions of many; returns those not created (conflicts), to retry one by one."""
+        """Create in transactions of many; returns those not created (conflicts), to retry one by one.
+
+        When a transaction fails after others succeeded, raises ``WritesInterrupted``
+        naming the contacts already stored.
+        """
         ...
 
     def update_many(self, updates: Sequence[tuple[Contact, int]]) -> list[Contact]:
-        """Replace each contact if still at its expected version; returns those not written."""
+        """Replace each contact if still at its expected version; returns those not written.
+
+        When a transaction fails after others succeeded, raises ``WritesInterrupted``
+        naming the contacts already stored.
+        """
         ...
 
     def create(self, contact: Contact) -> bool:
@@ -68,7 +76,26 @@ class ContactRepository(Protocol):
 
 class OptInRequestPublisher(Protocol):
     def publish(self, requests: Sequence[OptInRequest]) -> None:
-        """Queue confirmation mails; raises ``ServiceUnavailable`` if any is not queued."""
+        """Queue confirmation mails; raises ``ServiceUnavailable`` if any is not queued.
+
+        ``MessagesNotQueued`` (a ``ServiceUnavailable``) names exactly which ones were not.
+        """
+        ...
+
+
+class Outbox(Protocol):
+    """Messages that could not be queued, kept in the contacts table until a later try queues them."""
+
+    def hold(self, messages: Sequence[HeldMessage]) -> None:
+        """Keep them (holding the same message twice keeps it once); raises ``ServiceUnavailable``."""
+        ...
+
+    def held(self, limit: int = 500) -> list[HeldMessage]:
+        """Up to ``limit`` held messages, oldest first among those read."""
+        ...
+
+    def release(self, messages: Sequence[HeldMessage]) -> None:
+        """Forget messages that have now been queued."""
         ...
 
 
@@ -144,7 +171,10 @@ class SourceRepository(Protocol):
 
 class ChangePublisher(Protocol):
     def publish(self, changes: Sequence[ContactChange], destination_id: str | None = None) -> None:
-        """Queue every change for delivery; raises ``ServiceUnavailable`` if any is not queued."""
+        """Queue every change for delivery; raises ``ServiceUnavailable`` if any is not queued.
+
+        ``MessagesNotQueued`` (a ``ServiceUnavailable``) names exactly which ones were not.
+        """
         ...
 
 

@@ -17,6 +17,7 @@ from contactsync.adapters.dynamodb_items import (
     error_code,
     from_item,
     raise_if_unavailable,
+    raise_transaction_cancelled,
     to_item,
 )
 from contactsync.domain.consent_ledger import ConsentEvent, ConsentEventDraft, chain_event
@@ -211,7 +212,7 @@ class DynamoConsentTransactions:
                 reasons = error.response.get("CancellationReasons", [])
                 if any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons):
                     return False
-                raise ServiceUnavailable("the contact store is busy") from error
+                raise_transaction_cancelled(error)
             raise_if_unavailable(error)
             raise
         return True

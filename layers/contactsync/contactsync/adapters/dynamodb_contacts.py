@@ -20,6 +20,7 @@ from contactsync.adapters.dynamodb_items import (
     error_code,
     from_item,
     raise_if_unavailable,
+    raise_transaction_cancelled,
     to_item,
 )
 from contactsync.domain.contact import (
@@ -29,7 +30,7 @@ from contactsync.domain.contact import (
     PendingChange,
     SubscriptionStatus,
 )
-from contactsync.errors import ServiceUnavailable
+from contactsync.errors import ServiceUnavailable, WritesInterrupted
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -162,24 +163,34 @@ class DynamoContactRepository:
         return {key: contacts[cid] for key, cid in ids_by_identity.items() if cid in contacts}
 
     def create_many(self, contacts: Sequence[Contact]) -> list[Contact]:
+        """Raises ``WritesInterrupted`` (with the contacts already stored) when a transaction fails."""
         not_created: list[Contact] = []
+        written: list[Contact] = []
         per_transaction = TRANSACTION_LIMIT // 2  # a guard and a contact each
         for start in range(0, len(contacts), per_transaction):
             chunk = list(contacts[start : start + per_transaction])
             actions: list[TransactWriteItemTypeDef] = []
             for contact in chunk:
                 actions.extend(self._create_actions(contact))
-            if not self._transact(actions):
-                not_created.extend(chunk)
+            try:
+                stored = self._transact(actions)
+            except ServiceUnavailable as error:
+                raise WritesInterrupted(written, error) from error
+            (written if stored else not_created).extend(chunk)
         return not_created
 
     def update_many(self, updates: Sequence[tuple[Contact, int]]) -> list[Contact]:
+        """Raises ``WritesInterrupted`` (with the contacts already stored) when a transaction fails."""
         not_updated: list[Contact] = []
+        written: list[Contact] = []
         for start in range(0, len(updates), TRANSACTION_LIMIT):
             chunk = list(updates[start : start + TRANSACTION_LIMIT])
             actions = [self._update_action(contact, version) for contact, version in chunk]
-            if not self._transact(actions):
-                not_updated.extend(contact for contact, _ in chunk)
+            try:
+                stored = self._transact(actions)
+            except ServiceUnavailable as error:
+                raise WritesInterrupted(written, error) from error
+            (written if stored else not_updated).extend(contact for contact, _ in chunk)
         return not_updated
 
     def _create_actions(self, contact: Contact) -> list[TransactWriteItemTypeDef]:
@@ -223,7 +234,7 @@ class DynamoContactRepository:
             if error_code(error) == "TransactionCanceledException":
                 if _condition_failed(error):
                     return False
-                raise ServiceUnavailable("the contact store is busy") from error
+                raise_transaction_cancelled(error)
             raise_if_unavailable(error)
             raise
         return True
@@ -275,7 +286,7 @@ class DynamoContactRepository:
                 return False
             raise_if_unavailable(error)
             if error_code(error) == "TransactionCanceledException":
-                raise ServiceUnavailable("the contact store is busy") from error
+                raise_transaction_cancelled(error)
             raise
         return True
 

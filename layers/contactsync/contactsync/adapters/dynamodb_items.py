@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, cast
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from contactsync.errors import ServiceUnavailable
+from contactsync.errors import DependencyThrottled, ServiceUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -18,15 +18,11 @@ if TYPE_CHECKING:
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
-RETRYABLE_ERROR_CODES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-    }
+THROTTLING_ERROR_CODES = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
 )
+SERVER_ERROR_CODES = frozenset({"InternalServerError", "ServiceUnavailable"})
+RETRYABLE_ERROR_CODES = THROTTLING_ERROR_CODES | SERVER_ERROR_CODES
 
 
 def to_item(values: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
@@ -93,6 +89,28 @@ def error_code(error: ClientError) -> str:
 
 
 def raise_if_unavailable(error: ClientError) -> None:
-    """Throttling and server faults become ``ServiceUnavailable`` so callers answer 503, not 500."""
-    if error_code(error) in RETRYABLE_ERROR_CODES:
-        raise ServiceUnavailable("the contact store is busy") from error
+    """Faults that outlived botocore's retries become typed errors, so callers answer 429 or 503, never 500.
+
+    Throttling says "slow down" (``DependencyThrottled``, 429); a server fault says
+    "try again" (``ServiceUnavailable``, 503). Anything else is a bug and stays as it is.
+    """
+    code = error_code(error)
+    if code in THROTTLING_ERROR_CODES:
+        raise DependencyThrottled("the contact store is throttling requests") from error
+    if code in SERVER_ERROR_CODES or _status(error) >= 500:
+        raise ServiceUnavailable("the contact store is unavailable") from error
+
+
+TRANSACTION_THROTTLING_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded"})
+
+
+def raise_transaction_cancelled(error: ClientError) -> None:
+    """A transaction cancelled for another reason than a failed condition: throttled (429) or busy (503)."""
+    reasons = {reason.get("Code") for reason in error.response.get("CancellationReasons", [])}
+    if reasons & TRANSACTION_THROTTLING_REASONS:
+        raise DependencyThrottled("the contact store is throttling requests") from error
+    raise ServiceUnavailable("the contact store is busy") from error
+
+
+def _status(error: ClientError) -> int:
+    return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)

@@ -7,8 +7,9 @@ from http import HTTPStatus
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
 
-from contactsync.errors import ClientError, ContactsyncError, ValidationFailed
+from contactsync.errors import ClientError, ContactsyncError, ServiceUnavailable, ValidationFailed
 from contactsync.models.webhook import ErrorBody, FieldError
 from contactsync.observability import logger
 
@@ -53,6 +54,22 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
             message = error.public_message
         return error_response(
             error.status, ErrorBody(error=error.code, message=message, request_id=request_id())
+        )
+
+    @app.exception_handler(IdempotencyPersistenceLayerError)
+    def on_idempotency_store_failure(error: IdempotencyPersistenceLayerError) -> Response[str]:
+        # The idempotency table failed past botocore's retries (throttled or down): the request may
+        # or may not have been applied, and a retry with the same key is the way to find out.
+        logger.warning(
+            "request failed", extra={"error_code": ServiceUnavailable.code, "store": "idempotency"}
+        )
+        return error_response(
+            ServiceUnavailable.status,
+            ErrorBody(
+                error=ServiceUnavailable.code,
+                message=ServiceUnavailable.public_message,
+                request_id=request_id(),
+            ),
         )
 
     @app.exception_handler(RequestValidationError)

@@ -25,8 +25,20 @@ def handle_schedule_tick(event: dict[str, Any]) -> dict[str, Any]:
     report = start_due_jobs().execute()
     metrics.add_metric(name="SyncJobsStarted", unit="Count", value=report.jobs_started)
     metrics.add_metric(name="ConsentsLapsed", unit="Count", value=report.consents_lapsed)
+    metrics.add_metric(name="HeldMessagesQueued", unit="Count", value=report.held_messages_queued)
     logger.info("schedule tick", extra={"tick_time": tick.time.isoformat(), **asdict(report)})
-    return {"tick": tick.time.isoformat(), **asdict(report)}
+    summary = {
+        "tick": tick.time.isoformat(),
+        "jobs_configured": report.jobs_configured,
+        "jobs_started": report.jobs_started,
+        "consents_lapsed": report.consents_lapsed,
+    }
+    if report.held_messages_queued or report.held_messages_left:  # only when the outbox held something
+        summary |= {
+            "held_messages_queued": report.held_messages_queued,
+            "held_messages_left": report.held_messages_left,
+        }
+    return summary
 
 
 def run_record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> dict[str, Any]:

@@ -1,12 +1,21 @@
 """Ingest: authenticate the source, map and validate each contact, apply the consent rules, store, queue.
 
-Contacts are stored before their changes and confirmation mails are queued;
-if queueing fails the request fails (503) and the sender retries, which is
-safe: a repeated request finds the contact unchanged and queues nothing new.
+Contacts are stored before their changes and confirmation mails are queued.
+Every answer keeps two promises:
+
+- a contact reported accepted is stored: when a store call fails past botocore's
+  retries (throttling: 429, server fault: 503) the whole request fails, even if
+  some contacts were already written;
+- a stored change is queued: the changes of the contacts already written are
+  queued before the failure is answered, because the sender's retry will find
+  them unchanged and queue nothing. Queueing that fails is held in the outbox
+  by the publishers wiring gives (``use_cases.held_messages``), so it does not
+  fail the request.
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +45,7 @@ from contactsync.errors import (
     RateLimited,
     ServiceUnavailable,
     SourceNotFound,
+    WritesInterrupted,
 )
 from contactsync.models.queue_messages import OptInRequest
 from contactsync.ports import (
@@ -181,9 +191,17 @@ class IngestContacts:
                 candidates[index] = build_candidate(payload, source)
             except CandidateRejected as rejected:
                 results[index] = (None, Decision(problems=rejected.problems))
-        one_by_one = self._apply_in_bulk(candidates, ctx, results)
-        for index in one_by_one:
-            results[index] = self._apply(candidates[index], ctx)
+        try:
+            one_by_one = self._apply_in_bulk(candidates, ctx, results)
+            for index in one_by_one:
+                results[index] = self._apply(candidates[index], ctx)
+        except ServiceUnavailable as failure:
+            # Some contacts may be stored already: queue their changes now, then fail the request
+            # with the store's own failure (429 or 503). Should queueing fail too, that is the
+            # double fault the module docstring of ``use_cases.held_messages`` describes.
+            with contextlib.suppress(ServiceUnavailable):
+                self._finish(source, request, now, [results[index] for index in sorted(results)])
+            raise failure
         return self._finish(source, request, now, [results[index] for index in range(len(payloads))])
 
     def _apply_in_bulk(
@@ -227,21 +245,44 @@ class IngestContacts:
                 creates.append((index, decision.contact, decision))
             else:
                 updates.append((index, decision.contact, decision, current.version))
-        not_created = {c.contact_id for c in self._deps.contacts.create_many([c for _, c, _ in creates])}
-        not_updated = {
-            c.contact_id for c in self._deps.contacts.update_many([(c, v) for _, c, _, v in updates])
-        }
+        try:
+            not_created = {c.contact_id for c in self._deps.contacts.create_many([c for _, c, _ in creates])}
+        except WritesInterrupted as interrupted:
+            self._record_written(
+                interrupted, [(index, contact, decision) for index, contact, decision in creates], results
+            )
         for index, contact, decision in creates:
             if contact.contact_id in not_created:
                 left.append(index)
             else:
                 results[index] = (contact, decision)
+        try:
+            not_updated = {
+                c.contact_id for c in self._deps.contacts.update_many([(c, v) for _, c, _, v in updates])
+            }
+        except WritesInterrupted as interrupted:
+            self._record_written(
+                interrupted, [(index, contact, decision) for index, contact, decision, _ in updates], results
+            )
         for index, contact, decision, _ in updates:
             if contact.contact_id in not_updated:
                 left.append(index)
             else:
                 results[index] = (contact, decision)
         return sorted(left)
+
+    @staticmethod
+    def _record_written(
+        interrupted: WritesInterrupted,
+        attempted: list[tuple[int, Contact, Decision]],
+        results: dict[int, tuple[Contact | None, Decision]],
+    ) -> None:
+        """Keep the results of what a failed batch write did store, then let the failure go on."""
+        written = {contact.contact_id for contact in interrupted.written}
+        for index, contact, decision in attempted:
+            if contact.contact_id in written:
+                results[index] = (contact, decision)
+        raise interrupted.cause from interrupted
 
     def _finish(
         self,
@@ -302,19 +343,33 @@ class IngestContacts:
                         user_agent=request.user_agent,
                     )
                 )
+        failures: list[ServiceUnavailable] = []
         if changes:
-            self._deps.changes.publish(changes)
+            try:
+                self._deps.changes.publish(changes)
+            except ServiceUnavailable as failure:  # the confirmation mails are still worth queueing
+                failures.append(failure)
         if opt_ins:
-            self._deps.opt_ins.publish(opt_ins)
+            try:
+                self._deps.opt_ins.publish(opt_ins)
+            except ServiceUnavailable as failure:
+                failures.append(failure)
+        if failures:
+            raise failures[0]
         return IngestOutcome(outcomes=outcomes, changes=changes, opt_in_requests=opt_ins)
 
     def _may_mail_from(self, client_ip: str | None, now: datetime) -> bool:
         """At most N confirmation mails per hour per client IP: a form cannot be used to mail-bomb."""
         if client_ip is None:
             return True
-        return self._deps.rate_limiter.allow(
-            f"opt-in-ip:{client_ip}", self._limits.per_ip_per_hour, now, 3600
-        )
+        try:
+            return self._deps.rate_limiter.allow(
+                f"opt-in-ip:{client_ip}", self._limits.per_ip_per_hour, now, 3600
+            )
+        except ServiceUnavailable:
+            # The contact is stored and marked as asked; refusing now would leave it without its
+            # mail for a whole resend interval. The per-address limit still holds (one a day).
+            return True
 
     def _apply(self, candidate: Candidate, ctx: RuleContext) -> tuple[Contact | None, Decision]:
         """Decide and store, retrying when another request changed the contact meanwhile."""

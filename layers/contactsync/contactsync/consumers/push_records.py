@@ -14,13 +14,12 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
+from contactsync.domain.retry_schedule import retry_delay_seconds
 from contactsync.models.queue_messages import PushMessage
 from contactsync.observability import logger, metrics
 from contactsync.settings import get_settings
 from contactsync.use_cases.deliver_changes import BatchReport, Verdict
 from contactsync.wiring import deliver_changes, push_dead_letters, push_retry_delay
-
-BACKOFF_CAP_SECONDS = 900.0
 
 
 class RetryLater(Exception):
@@ -52,11 +51,13 @@ processor = PushBatchProcessor()
 
 
 def backoff_seconds(receive_count: int, retry_after: float | None) -> float:
-    """Exponential backoff with jitter from the settings' base, never sooner than Retry-After."""
-    base = get_settings().push_retry_base_seconds
-    exponential = min(BACKOFF_CAP_SECONDS, base * 2 ** max(0, receive_count - 1))
-    jittered = exponential * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not security
-    return float(max(jittered, retry_after or 0.0))
+    """The retry schedule from the settings' base, with this attempt's jitter."""
+    return retry_delay_seconds(
+        receive_count,
+        retry_after,
+        base_seconds=get_settings().push_retry_base_seconds,
+        jitter=random.random(),  # noqa: S311 - jitter, not security
+    )
 
 
 def record_handler(record: SQSRecord) -> dict[str, Any]:

@@ -51,7 +51,7 @@ def test_push_queue_redrives_to_the_dead_letter_queue_arn(project_template: Loca
     policy = json.loads(attributes["RedrivePolicy"])
     assert policy == {
         "deadLetterTargetArn": f"arn:aws:sqs:ca-central-1:000000000000:{STACK}-PushDeadLetterQueue",
-        "maxReceiveCount": 10,
+        "maxReceiveCount": 14,
     }
     assert attributes["VisibilityTimeout"] == "400"
     assert project_template.queues["PushQueue"].dead_letter_logical_id == "PushDeadLetterQueue"

@@ -100,6 +100,13 @@ def dev(
         typer.Option("--parameter", help="Template parameter override KEY=VALUE (repeatable)"),
     ] = None,
     no_schedules: Annotated[bool, typer.Option("--no-schedules", help="Do not fire the schedules")] = False,
+    faults: Annotated[
+        str | None,
+        typer.Option(
+            help='Fail a share of the functions\' AWS attempts, e.g. "dynamodb=0.1,sqs=0.05,seed=7" '
+            "(per operation: sqs.SendMessageBatch=1)"
+        ),
+    ] = None,
 ) -> None:
     """Run the whole function set locally: DynamoDB Local, moto, API, schedules, queue pollers."""
     overrides: dict[str, str] = {}
@@ -120,6 +127,7 @@ def dev(
             max_visibility_timeout=max_visibility_timeout,
             batching_window_seconds=batching_window,
             enable_schedules=not no_schedules,
+            faults=faults,
         ),
         on_started=_register_demo_source,
     )

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
+from contactsync_ops.fault_injection import FaultPlanError, read_injected_counts
 from contactsync_ops.local_stack.dynamodb_local import DynamoDbLocalError
 from contactsync_ops.local_stack.endpoints import LocalEndpoints
 from contactsync_ops.local_stack.loopback_ports import PortInUseError
@@ -67,6 +68,12 @@ def _print_running(console: Console, stack: LocalStack, demo_token: str | None) 
         f"  mail sink       {state['mail_dir']}  [dim](.eml for any mail client, .html for a browser)[/]"
     )
     console.print(f"  state           {stack.state_file}")
+    if state.get("faults"):
+        console.print(
+            f"  [bold yellow]faults          injecting AWS faults into the functions: {state['faults']}[/]"
+            f"  [dim](counts in {stack.options.state_dir / 'faults'})[/]",
+            highlight=False,
+        )
     console.print("\nTry:")
     console.print(
         f"  curl -i -X POST {state['api_url']}{SAMPLE_ROUTE} -H 'Content-Type: application/json' "
@@ -101,7 +108,13 @@ def run_dev(
         while not stop_requested.wait(0.5):
             pass
         console.print("\nstopping...")
-    except (LocalStackAlreadyRunningError, PortInUseError, TemplateError, DynamoDbLocalError) as error:
+    except (
+        LocalStackAlreadyRunningError,
+        PortInUseError,
+        TemplateError,
+        DynamoDbLocalError,
+        FaultPlanError,
+    ) as error:
         console.print(f"[bold red]error:[/] {error}", highlight=False)
         raise SystemExit(1) from error
     finally:
@@ -111,6 +124,9 @@ def run_dev(
     console.print(
         "[green]stopped[/] DynamoDB Local, moto, the function workers, the API, pollers and schedules."
     )
+    if options.faults:
+        injected = read_injected_counts(options.state_dir)
+        console.print(f"faults injected: {injected or 'none'}", highlight=False)
 
 
 def _queue_counts(endpoints: LocalEndpoints, queues: dict[str, Any]) -> list[tuple[str, str, str]]:

@@ -88,11 +88,15 @@ def child_python_path(spec: FunctionSpec) -> str:
     return os.pathsep.join(dict.fromkeys(entries))
 
 
-def worker_environment(spec: FunctionSpec, endpoints: LocalEndpoints) -> dict[str, str]:
-    """The function's environment: template variables, then what Lambda sets (which wins)."""
+def worker_environment(
+    spec: FunctionSpec, endpoints: LocalEndpoints, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The function's environment: template variables, the runner's extras (fault injection),
+    then what Lambda sets (which wins)."""
     environment = {key: os.environ[key] for key in _PASSED_THROUGH if key in os.environ}
     environment.update(spec.environment)
     environment.update(endpoints.aws_environment())
+    environment.update(extra or {})
     environment.update(
         {
             "AWS_LAMBDA_FUNCTION_NAME": spec.name,
@@ -272,6 +276,7 @@ class LambdaRuntime:
         endpoints: LocalEndpoints,
         account_id: str = DEFAULT_ACCOUNT_ID,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        worker_extra_environment: Mapping[str, str] | None = None,
     ) -> None:
         self.functions = dict(functions)
         self._function_arns = {
@@ -279,7 +284,9 @@ class LambdaRuntime:
             for logical_id, spec in self.functions.items()
         }
         self._pools = {
-            logical_id: _FunctionPool(spec, worker_environment(spec, endpoints), max_concurrency)
+            logical_id: _FunctionPool(
+                spec, worker_environment(spec, endpoints, worker_extra_environment), max_concurrency
+            )
             for logical_id, spec in self.functions.items()
         }
 

@@ -90,6 +90,17 @@ def _exit_when_orphaned(parent_pid: int) -> None:
             os._exit(0)
 
 
+def _inject_faults_if_asked() -> None:
+    """Under ``contactsync dev --faults``, fail a share of AWS calls before the handler makes any client.
+
+    Imported only then, so a normal worker's cold start stays the handler's own.
+    """
+    if os.environ.get("CONTACTSYNC_FAULTS"):
+        from contactsync_ops.fault_injection import install_from_environment
+
+        install_from_environment()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--read-fd", type=int, required=True)
@@ -103,6 +114,7 @@ def main() -> None:
     os.chdir(task_root)
     module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
     try:
+        _inject_faults_if_asked()
         module = importlib.import_module(module_name.replace("/", "."))
         handler = getattr(module, function_name)
     except BaseException as error:

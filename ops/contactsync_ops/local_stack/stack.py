@@ -17,6 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
+from contactsync_ops.fault_injection import (
+    FAULTS_ENVIRONMENT_VARIABLE,
+    FAULTS_FOLDER,
+    FAULTS_STATE_DIR_VARIABLE,
+    FaultPlan,
+)
 from contactsync_ops.local_stack.api_gateway import ApiGatewayServer
 from contactsync_ops.local_stack.dynamodb_local import DynamoDbLocal, default_project_root
 from contactsync_ops.local_stack.endpoints import LOCAL_REGION, LocalEndpoints
@@ -65,6 +71,7 @@ class LocalStackOptions:
     enable_schedules: bool = True
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     region: str = LOCAL_REGION
+    faults: str | None = None  # a fault plan ("dynamodb=0.1,sqs=0.05"): for the function workers only
 
     def resolved_template_path(self) -> Path:
         return (self.template_path or default_project_root() / "template.yaml").resolve()
@@ -131,6 +138,8 @@ class LocalStack:
                 f"a local stack already runs (pid {running['pid']}, API {running.get('api_url')}, "
                 f"state {self.state_file}); stop it first (Ctrl-C in its terminal, or kill {running['pid']})"
             )
+        if options.faults:
+            FaultPlan.parse(options.faults)  # a plan that cannot be read stops us before anything starts
         # Read the template before starting anything: a template problem should cost nothing.
         load_local_template(
             self.template_path,
@@ -180,6 +189,7 @@ class LocalStack:
             endpoints=self.endpoints,
             account_id=LOCAL_ACCOUNT_ID,
             max_concurrency=options.max_concurrency,
+            worker_extra_environment=self._fault_environment(),
         )
         self.api = ApiGatewayServer(
             template.functions, self.runtime, port=self.gateway_port, account_id=LOCAL_ACCOUNT_ID
@@ -206,6 +216,17 @@ class LocalStack:
         self.state = self._describe()
         self._write_state()
         logger.info("local stack up in %.1f s", time.monotonic() - started)
+
+    def _fault_environment(self) -> dict[str, str]:
+        """What makes each function worker inject the fault plan (provisioning above never sees it)."""
+        if not self.options.faults:
+            return {}
+        for stale in (self.options.state_dir / FAULTS_FOLDER).glob("injected-*.json"):
+            stale.unlink(missing_ok=True)  # counts are this run's only
+        return {
+            FAULTS_ENVIRONMENT_VARIABLE: self.options.faults,
+            FAULTS_STATE_DIR_VARIABLE: str(self.options.state_dir.resolve()),
+        }
 
     def _parameters(self) -> dict[str, str]:
         """The template's parameters for this machine: mail to the local sink, links to the local API.
@@ -283,6 +304,7 @@ class LocalStack:
             "resource_details": self.resources.as_json(),
             "functions": functions,
             "routes": routes,
+            "faults": FaultPlan.parse(self.options.faults).describe() if self.options.faults else None,
         }
 
     def _write_state(self) -> None:

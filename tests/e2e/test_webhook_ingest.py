@@ -57,7 +57,17 @@ def test_a_request_signed_with_the_standardwebhooks_library_is_accepted_once(sta
 
 @pytest.mark.parametrize(
     "tamper",
-    ["wrong-secret", "expired", "future", "body-changed", "no-signature"],
+    [
+        "wrong-secret",
+        "expired",
+        "future",
+        "body-changed",
+        "no-signature",
+        "malformed-signature",
+        "malformed-timestamp",
+        "no-webhook-id",
+        "replayed-an-hour-later",
+    ],
 )
 def test_bad_signatures_are_401_and_store_nothing(stack: StackClient, tamper: str) -> None:
     secret = stack.add_source(f"signed-{tamper}", "--auth", "standard_webhooks")
@@ -67,7 +77,11 @@ def test_bad_signatures_are_401_and_store_nothing(stack: StackClient, tamper: st
     signing_secret = (
         "whsec_" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQQ==" if tamper == "wrong-secret" else secret
     )
-    at = {"expired": now - timedelta(minutes=6), "future": now + timedelta(minutes=6)}.get(tamper, now)
+    at = {
+        "expired": now - timedelta(minutes=6),
+        "future": now + timedelta(minutes=6),
+        "replayed-an-hour-later": now - timedelta(hours=1),  # a captured request, sent again
+    }.get(tamper, now)
     headers = {
         "content-type": "application/json",
         "webhook-id": f"msg_{tamper}",
@@ -76,12 +90,20 @@ def test_bad_signatures_are_401_and_store_nothing(stack: StackClient, tamper: st
     }
     if tamper == "no-signature":
         del headers["webhook-signature"]
+    if tamper == "no-webhook-id":
+        del headers["webhook-id"]
+    if tamper == "malformed-signature":
+        headers["webhook-signature"] = "v1,%%%not-base64%%%"
+    if tamper == "malformed-timestamp":
+        headers["webhook-timestamp"] = "yesterday"
     sent = body.replace(email, "other@example.com") if tamper == "body-changed" else body
     response = requests.post(
         f"{stack.api_url}/v1/sources/signed-{tamper}/contacts", data=sent, headers=headers, timeout=30
     )
     assert response.status_code == 401
+    # The answer never says which part failed (nothing that helps an attacker)
     assert response.json()["error"] == "unauthorized"
+    assert response.json()["message"] == "Missing or invalid credentials."
     assert stack.contact(email) is None
     assert stack.contact("other@example.com") is None
 

@@ -238,3 +238,48 @@ def test_changes_to_a_subscribed_contact_from_a_double_opt_in_form_wait_and_neve
     updated = stack.contact("kept@example.com")
     assert updated is not None
     assert (updated.profile.last_name, updated.status) == ("Lee", SubscriptionStatus.SUBSCRIBED)
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "content_type", "status"),
+    [
+        (
+            "oversized",
+            json.dumps({"email": "big@example.com", "note": "x" * 300_000}),
+            "application/json",
+            413,
+        ),
+        ("wrong-type", json.dumps({"email": "xml@example.com"}), "application/xml", 415),
+        (
+            "deep",
+            '{"email": "deep@example.com", "a": ' + "[" * 50_000 + "]" * 50_000 + "}",
+            "application/json",
+            400,
+        ),
+        (
+            "huge-string",
+            json.dumps({"email": "long@example.com", "note": "y" * 20_000}),
+            "application/json",
+            422,
+        ),
+        ("not-json", '{"email": "broken@example.com",', "application/json", 400),
+    ],
+)
+def test_hostile_bodies_are_refused_with_their_status_and_store_nothing(
+    stack: StackClient, name: str, body: str, content_type: str, status: int
+) -> None:
+    # Given a source with a valid token
+    token = stack.add_source(f"hostile-{name}", "--consent-mode", "data_only")
+    # When a body that is too big, of the wrong type, too deep or malformed arrives
+    response = requests.post(
+        f"{stack.api_url}/v1/sources/hostile-{name}/contacts",
+        data=body.encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
+        timeout=30,
+    )
+    # Then it gets its status with a JSON error body, and nothing is stored
+    assert response.status_code == status, response.text
+    assert response.json()["error"]
+    email = json.loads(body)["email"] if name in {"oversized", "wrong-type", "huge-string"} else None
+    for address in filter(None, [email, "deep@example.com", "broken@example.com"]):
+        assert stack.contact(address) is None

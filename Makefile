@@ -95,7 +95,10 @@ e2e: install $(STATE_DIR)/.chromium ## end-to-end tests over HTTP against the lo
 
 # SOAK-TARGET (owned by the soak work: load, hostile input and faults against the local stack)
 soak: install $(STATE_DIR)/.chromium ## the longer reliability run: load, schemathesis, faults; figures in docs/soak-results.json
-	@echo "soak: not wired yet"
+	@started=$$(date +%s); \
+	$(PY) -m pytest tests/soak --soak -o timeout=900 -p no:cacheprovider; status=$$?; \
+	echo "make soak: $$(( $$(date +%s) - started )) s in total; figures in docs/soak-results.json"; \
+	exit $$status
 
 bench: install ## benchmarks against the local stack: bench/results.json, a table and bench/performance.png
 	$(PY) -m bench.run_bench --out bench/results.json

@@ -81,8 +81,46 @@ template-check:
 	@echo "sam build: ok (log in $(STATE_DIR)/sam-build.log)"
 
 # SCAN-TARGET (owned by the scans work: bandit, pip-audit, checkov; exceptions written down in their config files)
-scan: install ## security scans: bandit, pip-audit, checkov on template.yaml
-	@echo "scan: not wired yet"
+# bandit runs in the project's virtualenv (it must parse Python 3.13); checkov and pip-audit pin many
+# packages of their own and live in .venv-scan. Exceptions: pyproject.toml [tool.bandit],
+# .checkov.yaml, .pip-audit-ignore, each with its reason.
+SCAN_VENV := .venv-scan
+PIP_AUDIT_IGNORES = $(shell sed -e 's/\#.*//' .pip-audit-ignore | awk 'NF {print "--ignore-vuln", $$1}')
+# PIP_AUDIT_STRICT=1: fail when a package could not be audited (where the vulnerability service answers).
+PIP_AUDIT_STRICT ?= 0
+
+$(SCAN_VENV)/.installed: requirements-scan.txt
+	@test -x $(SCAN_VENV)/bin/python || $(PYTHON_TOOLS) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SCAN_VENV)/bin/python -m pip install --quiet -r requirements-scan.txt
+	@touch $@
+
+# Reads pip-audit's JSON report: lists what was found, says how much could really be audited.
+define PIP_AUDIT_SUMMARY
+import json, sys
+report = json.load(open(sys.argv[1]))
+deps = report["dependencies"]
+skipped = [d for d in deps if "skip_reason" in d]
+found = [(d["name"], d["version"], v) for d in deps for v in d.get("vulns", [])]
+for name, version, vuln in found:
+    print(f"pip-audit: {name} {version}: {vuln['id']} (fixed in {', '.join(vuln['fix_versions']) or 'no release yet'})")
+print(f"pip-audit: {len(deps) - len(skipped)} of {len(deps)} installed packages audited, {len(found)} known vulnerabilities")
+if skipped:
+    print(f"pip-audit: NOT AUDITED {len(skipped)} packages, e.g. {skipped[0]['skip_reason']}")
+    print("pip-audit: the package index's per-version JSON (pip-audit's vulnerability source) does not answer from here")
+sys.exit(1 if found or (skipped and sys.argv[2] == "1") else 0)
+endef
+export PIP_AUDIT_SUMMARY
+
+scan: install $(SCAN_VENV)/.installed ## security scans: bandit, pip-audit, checkov on template.yaml
+	$(VENV)/bin/bandit -c pyproject.toml -q -r layers functions ops bench
+	$(SCAN_VENV)/bin/checkov --config-file .checkov.yaml
+	@mkdir -p $(STATE_DIR) && rm -f $(STATE_DIR)/pip-audit.json
+	$(SCAN_VENV)/bin/pip-audit --progress-spinner off --skip-editable $(PIP_AUDIT_IGNORES) \
+		$(foreach site,$(wildcard $(VENV)/lib/python3*/site-packages $(TOOLS_VENV)/lib/python3*/site-packages),--path $(site)) \
+		--format json --output $(STATE_DIR)/pip-audit.json 2>$(STATE_DIR)/pip-audit.log || true
+	@test -s $(STATE_DIR)/pip-audit.json || { cat $(STATE_DIR)/pip-audit.log; exit 1; }
+	@$(SCAN_VENV)/bin/python -c "$$PIP_AUDIT_SUMMARY" $(STATE_DIR)/pip-audit.json $(PIP_AUDIT_STRICT)
 
 unit: install ## unit tests only (no network)
 	$(PY) -m pytest tests/unit

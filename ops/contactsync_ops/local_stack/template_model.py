@@ -37,6 +37,8 @@ LOCALLY_IGNORED_TYPES: dict[str, str] = {
     "AWS::IAM::ManagedPolicy": "no IAM locally",
     "AWS::Lambda::Permission": "no IAM locally",
     "AWS::SQS::QueuePolicy": "no IAM locally",
+    "AWS::KMS::Key": "queues are not encrypted locally (their KmsMasterKeyId is dropped)",
+    "AWS::KMS::Alias": "queues are not encrypted locally",
 }
 
 SUPPORTED_TYPES = (
@@ -86,7 +88,7 @@ def load_template_document(path: Path) -> dict[str, Any]:
     except OSError as error:
         raise TemplateError(f"cannot read template {path}: {error}") from error
     try:
-        document = yaml.load(text, Loader=CloudFormationYamlLoader)  # noqa: S506 - SafeLoader subclass
+        document = yaml.load(text, Loader=CloudFormationYamlLoader)  # noqa: S506 - SafeLoader subclass  # nosec B506
     except yaml.YAMLError as error:
         raise TemplateError(f"{path} is not valid YAML: {error}") from error
     if not isinstance(document, dict) or not isinstance(document.get("Resources"), dict):

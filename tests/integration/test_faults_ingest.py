@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
-import contactsync.adapters.aws_clients
 from contactsync.adapters.dynamodb_configuration import DynamoSourceRepository
 from contactsync.adapters.dynamodb_contacts import DynamoContactRepository
 from contactsync.adapters.source_signing_secrets import SecretsManagerSourceSigningSecrets
@@ -27,6 +26,7 @@ from contactsync.use_cases.manage_sources import ManageSources, SourceSettings
 from contactsync_ops.fault_injection import FaultCounter, FaultPlan, install
 from tests.integration.provisioned_stack import drain_queue
 from tests.integration.test_function_handlers import (  # the handler harness, reused as it is
+    clear_container_caches,
     header,
     ingest_event,
     invoke,  # noqa: F401 - fixture
@@ -58,8 +58,7 @@ def inject_faults(stack: ProvisionedStack) -> Iterator[InjectFaults]:  # noqa: F
 
     def start(plan: str) -> FaultCounter:
         boto3.setup_default_session()
-        contactsync.adapters.aws_clients.dynamodb_client.cache_clear()
-        contactsync.adapters.aws_clients.sqs_client.cache_clear()
+        clear_container_caches()  # clients made from now on carry the hook
         counters.append(install(FaultPlan.parse(plan)))
         return counters[-1]
 
@@ -67,6 +66,7 @@ def inject_faults(stack: ProvisionedStack) -> Iterator[InjectFaults]:  # noqa: F
     for counter in counters:
         counter.stop_injecting()
     boto3.setup_default_session()
+    clear_container_caches()
 
 
 def post(

@@ -1,0 +1,158 @@
+"""SQS refusing every send: stored changes wait in the outbox, and the Sync tick delivers them once.
+
+The ingest use case is built from the real adapters the way the Ingest function builds
+it, with its publishers wrapped by the outbox (``use_cases.held_messages``), on the
+product's own clients (``adapters.aws_clients``) with the fault hook on boto3's
+default session: every SendMessageBatch attempt fails, and botocore retries each.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+import pytest
+
+from contactsync.adapters import aws_clients
+from contactsync.adapters.dynamodb_configuration import DynamoSourceRepository
+from contactsync.adapters.dynamodb_contacts import DynamoContactRepository
+from contactsync.adapters.dynamodb_guards import DynamoRateLimiter, DynamoSuppressionList
+from contactsync.adapters.dynamodb_outbox import DynamoOutbox
+from contactsync.adapters.secret_values import CachedSecret
+from contactsync.adapters.source_signing_secrets import SecretsManagerSourceSigningSecrets
+from contactsync.adapters.sqs_change_publisher import SqsChangePublisher, SqsOptInRequestPublisher
+from contactsync.use_cases.held_messages import QueueOrHoldChanges, QueueOrHoldOptIns, RelayHeldMessages
+from contactsync.use_cases.ingest_contacts import InboundRequest, IngestContacts, IngestDependencies
+from tests.integration.provisioned_stack import ProvisionedStack, drain_queue, provision_for_module
+from tests.integration.test_faults_ingest import (
+    inject_faults,  # noqa: F401 - fixture
+    new_contacts,
+    queued_mail_requests,
+    queued_versions,
+    stored_by_email,
+)
+from tests.integration.test_function_handlers import register_source
+
+if TYPE_CHECKING:
+    from contactsync_ops.local_stack.endpoints import LocalEndpoints
+    from tests.integration.test_faults_ingest import InjectFaults
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def stack(local_endpoints: LocalEndpoints) -> ProvisionedStack:
+    return provision_for_module(local_endpoints, "outbox")
+
+
+def ingest_with_outbox(stack: ProvisionedStack) -> tuple[IngestContacts, DynamoOutbox]:
+    """The Ingest function's use case, its publishers holding in the outbox what SQS refuses."""
+    dynamodb = aws_clients.dynamodb_client()
+    sqs = aws_clients.sqs_client()
+    secrets = aws_clients.secrets_manager_client()
+    table = stack.contacts_table
+    outbox = DynamoOutbox(dynamodb, table)
+    deps = IngestDependencies(
+        sources=DynamoSourceRepository(dynamodb, table),
+        contacts=DynamoContactRepository(dynamodb, table),
+        changes=QueueOrHoldChanges(SqsChangePublisher(sqs, stack.queue_url("PushQueue")), outbox),
+        opt_ins=QueueOrHoldOptIns(SqsOptInRequestPublisher(sqs, stack.queue_url("MailQueue")), outbox),
+        suppression=DynamoSuppressionList(
+            dynamodb, table, CachedSecret(secrets, stack.secret_id("SuppressionKeySecret"))
+        ),
+        rate_limiter=DynamoRateLimiter(dynamodb, table),
+        signing_secrets=SecretsManagerSourceSigningSecrets(secrets, stack.secret_id("SourceSigningSecret")),
+    )
+    return IngestContacts(deps), outbox
+
+
+def sync_tick_relay(stack: ProvisionedStack) -> RelayHeldMessages:
+    """The Sync tick's outbox step, on bare queue publishers."""
+    sqs = aws_clients.sqs_client()
+    return RelayHeldMessages(
+        DynamoOutbox(aws_clients.dynamodb_client(), stack.contacts_table),
+        SqsChangePublisher(sqs, stack.queue_url("PushQueue")),
+        SqsOptInRequestPublisher(sqs, stack.queue_url("MailQueue")),
+    )
+
+
+def test_with_sqs_down_changes_wait_in_the_outbox_and_the_sync_tick_delivers_them_once(
+    stack: ProvisionedStack,
+    aws_local_env: dict[str, str],
+    inject_faults: InjectFaults,  # noqa: F811
+) -> None:
+    # Given a double opt-in source, and SQS refusing every send attempt
+    source_id = f"form-{uuid.uuid4().hex[:8]}"
+    token = register_source(stack, source_id)
+    counter = inject_faults("sqs=1")
+    ingest, outbox = ingest_with_outbox(stack)
+
+    # When two requests of five new contacts arrive
+    batches = [new_contacts(5), new_contacts(5)]
+    for batch in batches:
+        request = InboundRequest(
+            source_id=source_id, headers={"authorization": f"Bearer {token}"}, raw_body="", client_ip=None
+        )
+        outcome = ingest.execute(ingest.authenticate(request), batch, request)
+
+        # Then each is accepted (the Ingest function answers 202): the work is stored and will be delivered
+        assert all(item.accepted for item in outcome.outcomes)
+    assert counter.counts()["sqs"] >= 2 * 5  # every attempt of both sends, each retried by botocore
+
+    # And every contact is stored, nothing reached the queues, and the outbox holds each message once
+    emails = [contact["email"] for batch in batches for contact in batch]
+    stored = stored_by_email(stack, emails)
+    assert len(stored) == 10
+    assert drain_queue(stack.sqs, stack.queue_url("PushQueue"), 1, max_polls=2) == []
+    versions = {(contact.contact_id, contact.version) for contact in stored.values()}
+    held = outbox.held()
+    assert {(m.push.change.contact_id, m.push.change.version) for m in held if m.push} == versions
+    assert {(m.opt_in.contact_id, m.opt_in.contact_version) for m in held if m.opt_in} == versions
+    assert len(held) == 20
+
+    # When the same requests are sent again while SQS is still down: nothing new to queue or hold
+    for batch in batches:
+        request = InboundRequest(
+            source_id=source_id, headers={"authorization": f"Bearer {token}"}, raw_body="", client_ip=None
+        )
+        ingest.execute(ingest.authenticate(request), batch, request)
+    assert len(outbox.held()) == 20
+
+    # When SQS works again and the Sync tick runs
+    counter.stop_injecting()
+    report = sync_tick_relay(stack).execute()
+
+    # Then every change reached the push queue and every confirmation request the mail queue, once
+    assert (report.queued, report.still_held) == (20, 0)
+    assert sorted(queued_versions(stack, 10)) == sorted(versions)
+    assert sorted(queued_mail_requests(stack, 10)) == sorted(versions)
+    # And the outbox is empty: the next tick sends nothing
+    assert outbox.held() == []
+    assert sync_tick_relay(stack).execute().queued == 0
+    assert drain_queue(stack.sqs, stack.queue_url("PushQueue"), 1, max_polls=2) == []
+
+
+def test_messages_that_fail_again_stay_held_for_the_next_tick(
+    stack: ProvisionedStack,
+    aws_local_env: dict[str, str],
+    inject_faults: InjectFaults,  # noqa: F811
+) -> None:
+    # Given an outbox holding one change, because SQS refused it
+    source_id = f"form-{uuid.uuid4().hex[:8]}"
+    token = register_source(stack, source_id)
+    counter = inject_faults("sqs=1")
+    ingest, outbox = ingest_with_outbox(stack)
+    request = InboundRequest(
+        source_id=source_id, headers={"authorization": f"Bearer {token}"}, raw_body="", client_ip=None
+    )
+    ingest.execute(ingest.authenticate(request), new_contacts(1), request)
+    assert len(outbox.held()) == 2
+
+    # When the Sync tick runs while SQS still refuses
+    report = sync_tick_relay(stack).execute()
+
+    # Then nothing is lost: both messages are still held
+    assert (report.queued, report.still_held) == (0, 2)
+    assert len(outbox.held()) == 2
+    counter.stop_injecting()
+    assert sync_tick_relay(stack).execute().queued == 2

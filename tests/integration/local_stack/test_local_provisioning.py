@@ -43,7 +43,7 @@ def test_the_templates_tables_queues_and_secrets_are_created(local_endpoints: Lo
     assert attributes["VisibilityTimeout"] == "2"
     policy = json.loads(attributes["RedrivePolicy"])
     assert policy["deadLetterTargetArn"] == resources.queues["PushDeadLetterQueue"].arn
-    assert int(policy["maxReceiveCount"]) == 10
+    assert int(policy["maxReceiveCount"]) == 14
 
     # And the secrets hold their first value
     secrets = local_endpoints.secrets_manager_client()

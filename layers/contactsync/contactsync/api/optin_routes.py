@@ -55,11 +55,12 @@ def browser_language() -> str:
 def page(outcome: LinkOutcome) -> Response[str]:
     if outcome.language is None:
         outcome = replace(outcome, language=browser_language())
+    # Counted before any redirect: a confirmation that lands on the source's own page is one too.
+    metrics.add_metric(name=f"LinkPage_{outcome.page.value}", unit="Count", value=1)
     if outcome.redirect_url:
         return Response(
             status_code=HTTPStatus.SEE_OTHER.value, headers={**PAGE_HEADERS, "Location": outcome.redirect_url}
         )
-    metrics.add_metric(name=f"LinkPage_{outcome.page.value}", unit="Count", value=1)
     return Response(
         status_code=PAGE_STATUS.get(outcome.page, HTTPStatus.OK).value,
         content_type=content_types.TEXT_HTML,

@@ -1,7 +1,8 @@
 """The benchmark harness still runs: `python -m bench.run_bench --smoke` on its own local stack.
 
-Not a timing test: the smoke run checks that each handler's cold-start import was measured;  that every figure is produced and that the AWS calls per
-contact (deterministic) stay within 1.1x of the minimum the batch limits allow; that a push backfill
+Not a timing test: the smoke run checks that each handler's cold-start import was measured; that
+every figure is produced and that the AWS calls per contact (deterministic) stay within 1.1x of
+the minimum the batch limits allow; that a push backfill
 reaches Mailchimp in at most ceil(N/500) HTTP calls, a rerun of the same batches in none, and that
 every contact ends up subscribed in the audience; that a recurring import of 2,000 new contacts (each
 run in its own interpreter) stays within 1.1x of the minimum calls, with and without the run's own

@@ -28,7 +28,7 @@ def push_queue_figures() -> tuple[int, float]:
 
 
 def attempt_times(outage_seconds: float, jitter: float) -> list[float]:
-    """When each receive happens while the destination is down from t=0, until it succeeds or is dead-lettered."""
+    """When each receive happens while the destination is down from t=0, until delivered or dead-lettered."""
     max_receives, base = push_queue_figures()
     now, times = 0.0, []
     for receive in range(1, max_receives + 1):

@@ -10,8 +10,12 @@ and forgets what went through. The happy path costs nothing more: the outbox is
 only written when SQS fails.
 
 If the outbox cannot be written either, ``ServiceUnavailable`` goes up and the
-request fails (503): that double fault is the one case where the change of a
-stored contact can still be lost (see the README's Operating section).
+request fails (503 or 429). That double fault is the one case left where the
+change of a stored contact is lost: the sender's retry finds the contact
+unchanged. It needs SQS failing past botocore's retries and then DynamoDB
+failing a BatchWriteItem past its own (5 attempts each); at 25% of attempts
+failing at random that is about 1 in 1,000 of the requests whose SQS send failed.
+Closing it would cost a write per contact on the happy path.
 """
 
 from __future__ import annotations

@@ -15,7 +15,9 @@ change of a stored contact is lost: the sender's retry finds the contact
 unchanged. It needs SQS failing past botocore's retries and then DynamoDB
 failing a BatchWriteItem past its own (5 attempts each); at 25% of attempts
 failing at random that is about 1 in 1,000 of the requests whose SQS send failed.
-Closing it would cost a write per contact on the happy path.
+Closing it would take either a marker written with every contact and cleared
+after queueing (a write more per contact on the happy path), or undoing the
+contact's write, which is a DynamoDB write at the very moment DynamoDB failed.
 """
 
 from __future__ import annotations

@@ -21,8 +21,10 @@ from contactsync.adapters.dynamodb_outbox import DynamoOutbox
 from contactsync.adapters.secret_values import CachedSecret
 from contactsync.adapters.source_signing_secrets import SecretsManagerSourceSigningSecrets
 from contactsync.adapters.sqs_change_publisher import SqsChangePublisher, SqsOptInRequestPublisher
+from contactsync.domain.source import ConsentMode
 from contactsync.use_cases.held_messages import QueueOrHoldChanges, QueueOrHoldOptIns, RelayHeldMessages
 from contactsync.use_cases.ingest_contacts import InboundRequest, IngestContacts, IngestDependencies
+from contactsync.use_cases.manage_sources import ManageSources, SourceSettings
 from tests.integration.provisioned_stack import ProvisionedStack, drain_queue, provision_for_module
 from tests.integration.test_faults_ingest import (
     inject_faults,  # noqa: F401 - fixture
@@ -156,3 +158,48 @@ def test_messages_that_fail_again_stay_held_for_the_next_tick(
     assert len(outbox.held()) == 2
     counter.stop_injecting()
     assert sync_tick_relay(stack).execute().queued == 2
+
+
+def test_when_sqs_takes_one_batch_and_refuses_the_next_only_the_refused_changes_are_held(
+    stack: ProvisionedStack,
+    aws_local_env: dict[str, str],
+    inject_faults: InjectFaults,  # noqa: F811
+) -> None:
+    # Given a data-only source (changes, no mails) and twelve new contacts: two SendMessageBatch calls
+    source_id = f"crm-{uuid.uuid4().hex[:8]}"
+    token = (
+        ManageSources(
+            DynamoSourceRepository(stack.dynamodb, stack.contacts_table),
+            SecretsManagerSourceSigningSecrets(stack.secrets_manager, stack.secret_id("SourceSigningSecret")),
+        )
+        .register(source_id, SourceSettings(name="CRM", consent_mode=ConsentMode.DATA_ONLY))
+        .credential
+    )
+    drain_queue(stack.sqs, stack.queue_url("PushQueue"), 1000, max_polls=3)
+    # And SQS takes the first batch, then refuses every attempt of the second
+    # (seed 15 with a 90% share: the first draw passes, the next five fail)
+    counter = inject_faults("sqs.SendMessageBatch=0.9,seed=15")
+    ingest, outbox = ingest_with_outbox(stack)
+
+    # When the twelve arrive in one request
+    contacts = new_contacts(12)
+    request = InboundRequest(
+        source_id=source_id, headers={"authorization": f"Bearer {token}"}, raw_body="", client_ip=None
+    )
+    outcome = ingest.execute(ingest.authenticate(request), contacts, request)
+    counter.stop_injecting()
+
+    # Then all are accepted; ten changes are on the push queue and only the other two are held
+    assert all(item.accepted for item in outcome.outcomes)
+    assert counter.counts() == {"sqs": 5}
+    stored = stored_by_email(stack, [contact["email"] for contact in contacts])
+    versions = {(contact.contact_id, contact.version) for contact in stored.values()}
+    first = set(queued_versions(stack, 10))
+    held = {(m.push.change.contact_id, m.push.change.version) for m in outbox.held() if m.push}
+    assert len(first) == 10
+    assert len(held) == 2
+    assert first | held == versions
+
+    # And the Sync tick queues those two, so each change is on the queue exactly once
+    assert sync_tick_relay(stack).execute().queued == 2
+    assert set(queued_versions(stack, 2)) == held

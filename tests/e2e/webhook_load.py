@@ -67,6 +67,7 @@ class Exchange:
     seconds: float
     accepted_contact_ids: tuple[str, ...]
     final: bool  # the last answer the sender got for this attempt (no retry followed)
+    failure: str = ""  # status 0: why no answer came (the exception's type and message)
 
 
 @dataclass
@@ -96,6 +97,7 @@ class LoadRecord:
             "status_202": statuses[202],
             "status_4xx": {str(code): count for code, count in sorted(statuses.items()) if 400 <= code < 500},
             "status_5xx": {str(code): count for code, count in sorted(statuses.items()) if code >= 500},
+            "no_answer": dict(Counter(item.failure for item in self.exchanges if item.status == 0)),
             "latency_p50_ms": round(_percentile(latencies, 0.50) * 1000, 1),
             "latency_p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
             "addresses_sent": len(self.sent_addresses()),
@@ -191,10 +193,12 @@ def run_load(api_url: str, plan: LoadPlan) -> LoadRecord:
             address = book.pick(chance)
             for attempt in range(plan.retries + 1):
                 began = time.monotonic()
+                failure = ""
                 try:
                     status, body = _post_once(api_url, source, address, book.client_ip(address))
-                except (OSError, http.client.HTTPException):
+                except (OSError, http.client.HTTPException) as error:
                     status, body = 0, None  # the connection failed: no answer at all
+                    failure = f"{type(error).__name__}: {error}"[:120]
                 retry = status not in ANSWERS_WITHOUT_RETRY and attempt < plan.retries
                 record.exchanges.append(
                     Exchange(
@@ -203,6 +207,7 @@ def run_load(api_url: str, plan: LoadPlan) -> LoadRecord:
                         seconds=time.monotonic() - began,
                         accepted_contact_ids=_accepted_ids(status, body),
                         final=not retry,
+                        failure=failure,
                     )
                 )
                 if not retry:

@@ -153,4 +153,14 @@ def test_text_transforms_are_idempotent(value: str) -> None:
     )
 )
 def test_mapping_any_flat_payload_never_raises(payload: dict[str, object]) -> None:
-    map_payload(payload, FieldMapping())
+    mapped = map_payload(payload, FieldMapping())
+    # Every kept field has a name DynamoDB can store (an empty attribute name is refused there)
+    assert all(name.strip() for name in mapped.custom)
+
+
+def test_a_field_without_a_name_is_a_problem_not_a_custom_attribute() -> None:
+    # Given a payload with an empty key next to a valid email (a fuzzer found this one)
+    mapped = map_payload({"": False, "email": "a1@example.com"}, FieldMapping())
+    # Then the contact carries a problem that names it, and nothing is kept under an empty name
+    assert mapped.problems == {"(empty field name)": "a field needs a name to be kept"}
+    assert "" not in mapped.custom

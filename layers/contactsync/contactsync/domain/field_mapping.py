@@ -302,6 +302,9 @@ def map_payload(payload: Mapping[str, Any], mapping: FieldMapping) -> MappedFiel
                 continue
             _assign(result, target, raw)
         elif target is None and mapping.keep_unmapped and not isinstance(raw, Mapping | list):
+            if not str(key).strip():
+                result.problems["(empty field name)"] = "a field needs a name to be kept"
+                continue
             result.custom.setdefault(str(key)[:100], str(raw)[:2000])
     full_name = result.values.pop("full_name", None)
     if isinstance(full_name, str):

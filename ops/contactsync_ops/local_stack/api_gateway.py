@@ -386,6 +386,13 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
         )
 
 
+class _GatewayHttpServer(ThreadingHTTPServer):
+    """A listen backlog for bursts: API Gateway never resets a sender, socketserver's default of 5 does."""
+
+    request_queue_size = 256
+    daemon_threads = True
+
+
 class ApiGatewayServer:
     """The HTTP server on 127.0.0.1 serving every Api event of the template."""
 
@@ -414,10 +421,9 @@ class ApiGatewayServer:
         port = claim_port(self.requested_port, "API Gateway")
         handler = type("BoundApiRequestHandler", (_ApiRequestHandler,), {"gateway": self})
         try:
-            self._server = ThreadingHTTPServer((LOOPBACK, port), handler)
+            self._server = _GatewayHttpServer((LOOPBACK, port), handler)
         except OSError as error:
             raise PortInUseError(f"API Gateway cannot listen on {LOOPBACK}:{port}: {error}") from error
-        self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, name="api-gateway", daemon=True)
         self._thread.start()

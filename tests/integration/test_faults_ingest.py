@@ -147,12 +147,13 @@ def test_dynamodb_faults_on_a_quarter_of_attempts_lose_nothing_and_double_nothin
     invoke: Invoke,  # noqa: F811
     inject_faults: InjectFaults,
 ) -> None:
-    # Given a double opt-in source, and DynamoDB failing 25% of all attempts (throttling and 500s)
+    # Given a double opt-in source, and DynamoDB failing 25% of all attempts (throttling and 500s),
+    # 60% of the contact writes' (TransactWriteItems), so that some faults outlive botocore's retries
     source_id = f"shop-{uuid.uuid4().hex[:8]}"
     token = register_source(stack, source_id)
     drain_queue(stack.sqs, stack.queue_url("PushQueue"), 1000, max_polls=3)
     drain_queue(stack.sqs, stack.queue_url("MailQueue"), 1000, max_polls=3)
-    counter = inject_faults("dynamodb=0.25,seed=8")
+    counter = inject_faults("dynamodb=0.25,dynamodb.TransactWriteItems=0.6,seed=8")
 
     # When ten senders each post a batch of four new contacts, sending again when refused
     refusals: list[int] = []

@@ -121,17 +121,20 @@ class MessagesNotQueued(ServiceUnavailable):
         self.unsent_indexes = unsent_indexes
 
 
-class WritesInterrupted(ContactsyncError):
+class WritesInterrupted(ServiceUnavailable):
     """A batched write failed part way: ``written`` were stored before ``cause`` stopped the rest.
 
     The caller must finish what the stored part needs (queue its changes) before
-    it lets ``cause`` answer the request.
+    it lets ``cause`` answer the request. Uncaught, it answers as its cause would.
     """
 
     def __init__(self, written: list[Contact], cause: ServiceUnavailable) -> None:
         super().__init__(cause.message)
         self.written = written
         self.cause = cause
+        self.status = cause.status
+        self.code = cause.code
+        self.public_message = cause.public_message
 
 
 @dataclass

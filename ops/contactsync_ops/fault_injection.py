@@ -173,7 +173,7 @@ class FaultCounter:
         self._detach: list[Callable[[], None]] = []
 
     def stop_injecting(self) -> None:
-        """Take the handlers off again: clients created from now on, and existing ones sharing them, work."""
+        """End the faults: clients made while injecting hold copies of the handler, so it goes quiet too."""
         for detach in self._detach:
             detach()
         self._detach.clear()
@@ -226,11 +226,15 @@ class _FaultInjector:
         self._counter = counter
         self._random = random.Random(plan.seed)  # noqa: S311 - chaos, not cryptography
         self._lock = threading.Lock()
+        self.active = True
+
+    def stop(self) -> None:
+        self.active = False
 
     def __call__(self, request: Any, event_name: str, **_: Any) -> AWSResponse | None:
         service, operation = event_name.split(".", 2)[1:]
         share = self._plan.share_for(service, operation)
-        if share <= 0.0:
+        if share <= 0.0 or not self.active:
             return None
         with self._lock:
             if self._random.random() >= share:
@@ -257,12 +261,14 @@ def install(
         assert boto3.DEFAULT_SESSION is not None
         events = boto3.DEFAULT_SESSION.events
     counter = FaultCounter(state_dir)
+    faults = _FaultInjector(plan, counter)
     # botocore types handlers as returning None; a before-send handler may return a response.
-    injector = cast("Callable[..., None]", _FaultInjector(plan, counter))
+    injector = cast("Callable[..., None]", faults)
     for service in FAULTS_BY_SERVICE:
         event_name = f"before-send.{service}"
         events.register(event_name, injector)
         counter._detach.append(functools.partial(events.unregister, event_name, injector))
+    counter._detach.append(faults.stop)
     return counter
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import contactsync
 from contactsync.api import ingest_routes, optin_routes
+from contactsync.settings import Settings
 
 DOCUMENT_PATH = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 
@@ -22,13 +23,21 @@ def build_openapi() -> dict[str, Any]:
             title="contactsync API",
             version=contactsync.__version__,
             summary="Webhook ingest and the opt-in pages of contactsync.",
+            security_schemes=ingest_routes.SECURITY_SCHEMES,
             description=(
                 "Sources push contacts to `POST /v1/sources/{source_id}/contacts`; people confirm or "
                 "unsubscribe through the links in their mail."
             ),
         )
     )
+    ingest = document["paths"]["/v1/sources/{source_id}/contacts"]["post"]
+    request = ingest_routes.documented_request(Settings.model_fields["max_batch_contacts"].default)
+    ingest["requestBody"] = request["requestBody"]
+    ingest["parameters"] = [*ingest.get("parameters", []), *request["parameters"]]
     pages: dict[str, Any] = json.loads(optin_routes.app.get_openapi_json_schema(title="pages", version="0"))
+    for path_item in pages.get("paths", {}).values():
+        if "post" in path_item:
+            path_item["post"].update(optin_routes.FORM_BODY)
     document["paths"].update(pages.get("paths", {}))
     for name, schema in pages.get("components", {}).get("schemas", {}).items():
         document.setdefault("components", {}).setdefault("schemas", {}).setdefault(name, schema)

@@ -8,8 +8,6 @@ documented schema. Every finding keeps a curl line (credentials filtered) to rep
 
 from __future__ import annotations
 
-import copy
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +27,6 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from contactsync.models.webhook import ContactSubmission
 from contactsync_ops.openapi_document import DOCUMENT_PATH
 
 INGEST = "POST /v1/sources/{source_id}/contacts"
@@ -87,31 +84,6 @@ class FuzzReport:
 def committed_contract() -> BaseSchema:
     """docs/openapi.json exactly as committed."""
     return schemathesis.openapi.from_path(str(DOCUMENT_PATH))
-
-
-def contract_with_ingest_body() -> BaseSchema:
-    """The committed document plus the ingest body the README documents and the routes accept.
-
-    docs/openapi.json has no requestBody for the ingest route, so a fuzzer reading it alone
-    never sends a contact. This adds one built from the product's own ContactSubmission model:
-    one contact or ``{"contacts": [...]}``, as JSON or form-encoded.
-    """
-    document = json.loads(DOCUMENT_PATH.read_text(encoding="utf-8"))
-    contact = ContactSubmission.model_json_schema()
-    contact["properties"]["email"] = {"type": "string", "format": "email", "maxLength": 320}
-    batch = {
-        "type": "object",
-        "properties": {"contacts": {"type": "array", "items": contact, "minItems": 1, "maxItems": 5}},
-        "required": ["contacts"],
-    }
-    document["paths"]["/v1/sources/{source_id}/contacts"]["post"]["requestBody"] = {
-        "required": True,
-        "content": {
-            "application/json": {"schema": {"anyOf": [contact, batch]}},
-            "application/x-www-form-urlencoded": {"schema": copy.deepcopy(contact)},
-        },
-    }
-    return schemathesis.openapi.from_dict(document)
 
 
 def operation_of(schema: BaseSchema, label: str) -> APIOperation:

@@ -21,7 +21,6 @@ from tests.e2e.openapi_fuzzing import (
     check_answer,
     client_session,
     committed_contract,
-    contract_with_ingest_body,
     fuzz,
     operation_of,
 )
@@ -60,9 +59,9 @@ def test_unauthenticated_ingest_requests_get_documented_refusals(stack: StackCli
 
 
 def test_authenticated_contacts_of_every_shape_get_documented_answers(stack: StackClient) -> None:
-    # Given a source with a bearer token, and the ingest body the README documents
+    # Given a source with a bearer token
     token = stack.add_source("fuzz-source")
-    ingest = operation_of(contract_with_ingest_body(), INGEST)
+    ingest = operation_of(committed_contract(), INGEST)
     report = FuzzReport()
     # When schemathesis posts generated contacts (valid and invalid, JSON and form) as that source
     for mode in MODES:

@@ -21,7 +21,6 @@ from tests.e2e.openapi_fuzzing import (
     FuzzReport,
     client_session,
     committed_contract,
-    contract_with_ingest_body,
     fuzz,
     operation_of,
 )
@@ -88,7 +87,7 @@ def test_schemathesis_over_a_thousand_cases(tmp_path: Path, soak_results: dict[s
     with started_local_stack(tmp_path) as local_stack:
         stack = StackClient(local_stack)
         token = stack.add_source("fuzz-source")
-        authenticated = operation_of(contract_with_ingest_body(), INGEST)
+        authenticated = operation_of(committed_contract(), INGEST)
         committed = committed_contract()
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             # Authenticated contacts of every shape, as the source

@@ -7,6 +7,7 @@ from http import HTTPStatus
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer, SecurityScheme
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
@@ -14,10 +15,10 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 
 from contactsync.api.error_responses import register_error_handlers
-from contactsync.api.request_bodies import media_type, parse_document, parse_submissions
+from contactsync.api.request_bodies import body_text, media_type, parse_document, parse_submissions
 from contactsync.domain.source import SOURCE_ID_PATTERN
 from contactsync.errors import IdempotencyKeyReused, PayloadTooLarge, RequestInProgress, UnsupportedMediaType
-from contactsync.models.webhook import ContactResult, ErrorBody, FieldError, IngestResponse
+from contactsync.models.webhook import ContactResult, ContactSubmission, ErrorBody, FieldError, IngestResponse
 from contactsync.observability import logger, metrics
 from contactsync.settings import get_settings
 from contactsync.use_cases.ingest_contacts import InboundRequest, IngestOutcome
@@ -46,6 +47,55 @@ ERROR_RESPONSES: dict[int, Any] = {
 }
 
 
+# The handler reads the body itself (JSON or form-encoded) and the source decides how it
+# authenticates, so the OpenAPI document gets these from here (ops' openapi_document merges them).
+SECURITY_SCHEMES: dict[str, SecurityScheme] = {
+    "bearerToken": HTTPBearer(description="The token `contactsync sources add` printed"),
+    "standardWebhooks": APIKey(
+        name="webhook-signature",
+        in_=APIKeyIn.header,
+        description="Standard Webhooks: webhook-id, webhook-timestamp and webhook-signature together",
+    ),
+}
+SECURITY: list[dict[str, list[str]]] = [{"bearerToken": []}, {"standardWebhooks": []}]
+
+
+def documented_request(max_batch_contacts: int) -> dict[str, Any]:
+    """The ingest operation's request body and optional headers, as the OpenAPI document shows them."""
+    contact = ContactSubmission.model_json_schema()
+    batch = {
+        "type": "object",
+        "properties": {
+            "contacts": {"type": "array", "items": contact, "minItems": 1, "maxItems": max_batch_contacts}
+        },
+        "required": ["contacts"],
+    }
+    headers = {
+        "Idempotency-Key": "The same key within 24 hours returns the first response and writes nothing",
+        "webhook-id": "Standard Webhooks message id (also the idempotency key)",
+        "webhook-timestamp": "Standard Webhooks: Unix seconds, within 5 minutes of now",
+    }
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"anyOf": [contact, batch]}},
+                "application/x-www-form-urlencoded": {"schema": contact},
+            },
+        },
+        "parameters": [
+            {
+                "name": name,
+                "in": "header",
+                "required": False,
+                "description": text,
+                "schema": {"type": "string"},
+            }
+            for name, text in headers.items()
+        ],
+    }
+
+
 @app.post(
     "/v1/sources/<source_id>/contacts",
     summary="Push one contact or a batch of up to 1,000 from a source",
@@ -61,13 +111,14 @@ ERROR_RESPONSES: dict[int, Any] = {
         },
         **ERROR_RESPONSES,
     },
+    security=SECURITY,
     tags=["ingest"],
 )
 def post_contacts(source_id: Annotated[str, Path(pattern=SOURCE_ID_PATTERN)]) -> Response[str]:
     settings = get_settings()
     event = app.current_event
     headers = {name.lower(): value for name, value in (event.headers or {}).items()}
-    body = event.decoded_body or ""
+    body = body_text(event)
     if len(body.encode()) > settings.max_body_bytes:
         raise PayloadTooLarge(f"The body is larger than {settings.max_body_bytes} bytes.")
     if media_type(headers.get("content-type")) not in ACCEPTED_MEDIA_TYPES:

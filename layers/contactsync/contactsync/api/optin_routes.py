@@ -8,14 +8,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 from http import HTTPStatus
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from contactsync.api.error_responses import register_error_handlers
+from contactsync.api.request_bodies import body_text
 from contactsync.domain.opt_in_tokens import TOKEN_PATTERN
+from contactsync.errors import MalformedBody
+from contactsync.models.webhook import ErrorBody
 from contactsync.observability import logger, metrics
 from contactsync.pages import render_link_page
 from contactsync.use_cases.subscription_links import LinkOutcome, LinkPage, Visitor
@@ -37,6 +41,34 @@ PAGE_HEADERS = {
 }
 PAGE_STATUS = {
     LinkPage.INVALID: HTTPStatus.NOT_FOUND,
+}
+_HTML = {"text/html": {"schema": {"type": "string"}}}
+PAGE_RESPONSES: dict[int, Any] = {
+    200: {"description": "The page, in the link's or the browser's language", "content": _HTML},
+    303: {
+        "description": "Confirmed: on to the source's allow-listed thank-you page",
+        "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
+    },
+    404: {"description": "Unknown, used, expired or malformed link: the same page for all", "content": _HTML},
+    503: {
+        "description": "Temporarily unavailable; try again",
+        "content": {"application/json": {"schema": ErrorBody.model_json_schema()}},
+    },
+}
+FORM_BODY = {
+    "requestBody": {
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "action": {"type": "string", "enum": ["confirm", "resend", "unsubscribe"]},
+                        "List-Unsubscribe": {"type": "string", "enum": ["One-Click"]},
+                    },
+                }
+            }
+        }
+    }
 }
 WITH_FORM = {LinkPage.CONFIRM, LinkPage.CONFIRM_CHANGE, LinkPage.UNSUBSCRIBE, LinkPage.INVALID}
 TokenPath = Annotated[str, Path(pattern=TOKEN_PATTERN)]
@@ -69,6 +101,17 @@ def page(outcome: LinkOutcome) -> Response[str]:
     )
 
 
+def on_malformed_link(_: Exception) -> Response[str]:
+    """A truncated or mangled link gets the same friendly page as an unknown one, not a JSON error."""
+    return page(LinkOutcome(page=LinkPage.INVALID))
+
+
+# Over the JSON answers of error_responses: a token the route's pattern refuses, or one that
+# does not even match the route (characters a mail client mangled), are links that no longer work.
+app.exception_handler(RequestValidationError)(on_malformed_link)
+app.not_found(on_malformed_link)
+
+
 def visitor() -> Visitor:
     event = app.current_event
     headers = {name.lower(): value for name, value in (event.headers or {}).items()}
@@ -76,16 +119,29 @@ def visitor() -> Visitor:
 
 
 def form_fields() -> dict[str, str]:
-    body = app.current_event.decoded_body or ""
+    try:
+        body = body_text(app.current_event)
+    except MalformedBody:
+        return {}  # not a form this page sent: show the page
     return {key: values[0] for key, values in parse_qs(body[:4096]).items() if values}
 
 
-@app.get("/v1/confirm/<token>", tags=["opt-in"], summary="Confirmation page (never confirms by itself)")
+@app.get(
+    "/v1/confirm/<token>",
+    tags=["opt-in"],
+    summary="Confirmation page (never confirms by itself)",
+    responses=PAGE_RESPONSES,
+)
 def confirm_page(token: TokenPath) -> Response[str]:
     return page(subscription_links().view_confirmation(token))
 
 
-@app.post("/v1/confirm/<token>", tags=["opt-in"], summary="Confirm (action=confirm) or ask for a new link")
+@app.post(
+    "/v1/confirm/<token>",
+    tags=["opt-in"],
+    summary="Confirm (action=confirm) or ask for a new link (action=resend)",
+    responses=PAGE_RESPONSES,
+)
 def confirm_submit(token: TokenPath) -> Response[str]:
     action = form_fields().get("action")
     links = subscription_links()
@@ -98,13 +154,16 @@ def confirm_submit(token: TokenPath) -> Response[str]:
     return page(links.view_confirmation(token))
 
 
-@app.get("/v1/unsubscribe/<token>", tags=["opt-in"], summary="Unsubscribe page")
+@app.get("/v1/unsubscribe/<token>", tags=["opt-in"], summary="Unsubscribe page", responses=PAGE_RESPONSES)
 def unsubscribe_page(token: TokenPath) -> Response[str]:
     return page(subscription_links().view_unsubscribe(token))
 
 
 @app.post(
-    "/v1/unsubscribe/<token>", tags=["opt-in"], summary="Unsubscribe (page button, or RFC 8058 one-click)"
+    "/v1/unsubscribe/<token>",
+    tags=["opt-in"],
+    summary="Unsubscribe (page button, or RFC 8058 one-click)",
+    responses=PAGE_RESPONSES,
 )
 def unsubscribe_submit(token: TokenPath) -> Response[str]:
     fields = form_fields()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from contactsync.errors import (
@@ -14,11 +14,22 @@ from contactsync.errors import (
     ValidationFailed,
 )
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
+
 JSON_TYPES = frozenset({"application/json"})
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded"})
 MAX_DEPTH = 8
 MAX_STRING = 10_000
 MAX_KEYS = 200
+
+
+def body_text(event: BaseProxyEvent) -> str:
+    """The body as text; bytes that are not UTF-8 (API Gateway base64-encodes them) are malformed here."""
+    try:
+        return event.decoded_body or ""
+    except ValueError:  # binascii.Error and UnicodeDecodeError
+        raise MalformedBody("The body is not UTF-8 text.") from None
 
 
 def media_type(content_type: str | None) -> str:

@@ -12,7 +12,7 @@ class ContactSubmission(BaseModel):
 
     model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
 
-    email: str | None = Field(default=None, max_length=320)
+    email: str | None = Field(default=None, max_length=320, json_schema_extra={"format": "email"})
     phone: str | None = Field(default=None, max_length=40)
     first_name: str | None = Field(default=None, max_length=200)
     last_name: str | None = Field(default=None, max_length=200)

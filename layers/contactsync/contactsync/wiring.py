@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from contactsync.adapters.sqs_dead_letters import SqsDeadLetters, SqsRetryDelay
     from contactsync.ports import MailSender
     from contactsync.use_cases.deliver_changes import DeliverChanges
+    from contactsync.use_cases.held_messages import QueueOrHoldChanges, QueueOrHoldOptIns
     from contactsync.use_cases.ingest_contacts import IngestContacts
     from contactsync.use_cases.run_imports import ManageImportJobs, RunImport
     from contactsync.use_cases.send_confirmations import SendConfirmation
@@ -35,17 +36,17 @@ def ingest_contacts() -> IngestContacts:
     from contactsync.adapters.dynamodb_contacts import DynamoContactRepository
     from contactsync.adapters.dynamodb_guards import DynamoRateLimiter
     from contactsync.adapters.source_signing_secrets import SecretsManagerSourceSigningSecrets
-    from contactsync.adapters.sqs_change_publisher import SqsChangePublisher, SqsOptInRequestPublisher
     from contactsync.use_cases.ingest_contacts import IngestContacts, IngestDependencies, OptInLimits
 
     settings = get_settings()
     dynamodb = aws_clients.dynamodb_client()
     secrets = aws_clients.secrets_manager_client()
+    changes, opt_ins = _queue_or_hold()
     deps = IngestDependencies(
         sources=DynamoSourceRepository(dynamodb, settings.contacts_table),
         contacts=DynamoContactRepository(dynamodb, settings.contacts_table),
-        changes=SqsChangePublisher(aws_clients.sqs_client(), settings.push_queue_url),
-        opt_ins=SqsOptInRequestPublisher(aws_clients.sqs_client(), settings.mail_queue_url),
+        changes=changes,
+        opt_ins=opt_ins,
         suppression=_suppression_list(),
         rate_limiter=DynamoRateLimiter(dynamodb, settings.contacts_table),
         signing_secrets=SecretsManagerSourceSigningSecrets(secrets, settings.source_secret_id),
@@ -55,6 +56,21 @@ def ingest_contacts() -> IngestContacts:
         per_ip_per_hour=settings.opt_ins_per_ip_per_hour,
     )
     return IngestContacts(deps, limits=limits)
+
+
+def _queue_or_hold() -> tuple[QueueOrHoldChanges, QueueOrHoldOptIns]:
+    """The push and mail publishers, holding in the outbox what SQS does not take."""
+    from contactsync.adapters.dynamodb_outbox import DynamoOutbox
+    from contactsync.adapters.sqs_change_publisher import SqsChangePublisher, SqsOptInRequestPublisher
+    from contactsync.use_cases.held_messages import QueueOrHoldChanges, QueueOrHoldOptIns
+
+    settings = get_settings()
+    outbox = DynamoOutbox(aws_clients.dynamodb_client(), settings.contacts_table)
+    sqs = aws_clients.sqs_client()
+    return (
+        QueueOrHoldChanges(SqsChangePublisher(sqs, settings.push_queue_url), outbox),
+        QueueOrHoldOptIns(SqsOptInRequestPublisher(sqs, settings.mail_queue_url), outbox),
+    )
 
 
 @lru_cache(maxsize=1)
@@ -163,20 +179,29 @@ def manage_import_jobs() -> ManageImportJobs:
 def start_due_jobs() -> StartDueJobs:
     from contactsync.adapters.dynamodb_consent import DynamoConsentLedger, DynamoConsentTransactions
     from contactsync.adapters.dynamodb_contacts import DynamoContactRepository
-    from contactsync.adapters.sqs_change_publisher import SqsChangePublisher
+    from contactsync.adapters.dynamodb_outbox import DynamoOutbox
+    from contactsync.adapters.sqs_change_publisher import SqsChangePublisher, SqsOptInRequestPublisher
+    from contactsync.use_cases.held_messages import RelayHeldMessages
     from contactsync.use_cases.lapse_implied_consent import LapseImpliedConsent
     from contactsync.use_cases.start_due_jobs import StartDueJobs
 
     settings = get_settings()
     dynamodb = aws_clients.dynamodb_client()
+    sqs = aws_clients.sqs_client()
+    changes, _ = _queue_or_hold()
     lapse = LapseImpliedConsent(
         contacts=DynamoContactRepository(dynamodb, settings.contacts_table),
         transactions=DynamoConsentTransactions(
             dynamodb, settings.contacts_table, DynamoConsentLedger(dynamodb, settings.contacts_table)
         ),
-        changes=SqsChangePublisher(aws_clients.sqs_client(), settings.push_queue_url),
+        changes=changes,
     )
-    return StartDueJobs(manage_import_jobs(), lapse)
+    relay = RelayHeldMessages(
+        DynamoOutbox(dynamodb, settings.contacts_table),
+        SqsChangePublisher(sqs, settings.push_queue_url),
+        SqsOptInRequestPublisher(sqs, settings.mail_queue_url),
+    )
+    return StartDueJobs(manage_import_jobs(), lapse, relay)
 
 
 @lru_cache(maxsize=1)
@@ -227,19 +252,19 @@ def subscription_links() -> SubscriptionLinks:
         DynamoLinkTokens,
     )
     from contactsync.adapters.dynamodb_contacts import DynamoContactRepository
-    from contactsync.adapters.sqs_change_publisher import SqsChangePublisher, SqsOptInRequestPublisher
     from contactsync.use_cases.subscription_links import LinkDependencies, SubscriptionLinks
 
     settings = get_settings()
     dynamodb = aws_clients.dynamodb_client()
     ledger = DynamoConsentLedger(dynamodb, settings.contacts_table)
+    changes, opt_ins = _queue_or_hold()
     deps = LinkDependencies(
         contacts=DynamoContactRepository(dynamodb, settings.contacts_table),
         sources=DynamoSourceRepository(dynamodb, settings.contacts_table),
         tokens=DynamoLinkTokens(dynamodb, settings.contacts_table),
         transactions=DynamoConsentTransactions(dynamodb, settings.contacts_table, ledger),
-        changes=SqsChangePublisher(aws_clients.sqs_client(), settings.push_queue_url),
-        opt_ins=SqsOptInRequestPublisher(aws_clients.sqs_client(), settings.mail_queue_url),
+        changes=changes,
+        opt_ins=opt_ins,
         suppression=_suppression_list(),
     )
     return SubscriptionLinks(

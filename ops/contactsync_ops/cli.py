@@ -190,6 +190,10 @@ def sources_add(
     newsletter_required: Annotated[
         bool, typer.Option(help="Subscribe only contacts whose `newsletter` field is true")
     ] = False,
+    public_form: Annotated[
+        bool,
+        typer.Option(help="Browsers post to it directly: cap confirmation mails per client IP and hour"),
+    ] = False,
     mapping: Annotated[Path | None, typer.Option(help="JSON file with the field mapping")] = None,
     on_cancel: Annotated[
         EventAction, typer.Option(help="what member.cancelled does: tag, unsubscribe or ignore")
@@ -208,6 +212,7 @@ def sources_add(
             default_language=language,
             default_lists=tuple(lists or ()),
             newsletter_field_required=newsletter_required,
+            public_form=public_form,
             event_actions={**DEFAULT_EVENT_ACTIONS, "member.cancelled": on_cancel},
             field_mapping=FieldMapping.model_validate_json(mapping.read_text(encoding="utf-8"))
             if mapping

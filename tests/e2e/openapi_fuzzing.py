@@ -94,8 +94,8 @@ def operation_of(schema: BaseSchema, label: str) -> APIOperation:
 def client_session(client_ip: str) -> requests.Session:
     """A session whose connections leave from ``client_ip`` (any 127.x.y.z on loopback).
 
-    Cases that create contacts use their own client IP, so the per-IP cap on confirmation
-    mails is not spent on 127.0.0.1, which the other end-to-end tests post from.
+    Cases that create contacts use their own client IP, as a public form's visitors would, so
+    they never meet the per-IP cap that public-form sources put on confirmation mails.
     """
 
     class SourceAddressAdapter(HTTPAdapter):

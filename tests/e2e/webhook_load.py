@@ -3,9 +3,9 @@
 Shared by the short run in `make test` (tests/e2e/test_load_concurrency.py) and the long one in
 `make soak` (tests/soak/). Loopback only, bounded by a duration.
 
-Each address is sent from its own loopback client address (127.1.x.y): the product caps
-confirmation mails per client IP and hour, so posting everything from 127.0.0.1 would test that
-cap (and spend the budget the other e2e tests need) instead of "one mail per address".
+Each address is sent from its own loopback client address (127.1.x.y), as people's browsers
+would be: then the load is the same whether a source is a server or a public form (whose
+confirmation mails are capped per client IP and hour).
 """
 
 from __future__ import annotations

@@ -306,10 +306,11 @@ def test_over_the_rate_limit_is_refused(world: World) -> None:
 
 
 def test_confirmation_mails_per_client_ip_are_capped_and_the_answer_does_not_change() -> None:
-    # Given a form that may send at most 2 confirmation mails an hour per client IP
+    # Given a public form that may send at most 2 confirmation mails an hour per client IP
+    form = make_source(public_form=True)
     contacts, changes, opt_ins = InMemoryContacts(), RecordingPublisher(), RecordingOptIns()
     deps = IngestDependencies(
-        sources=InMemorySources(make_source()),
+        sources=InMemorySources(form),
         contacts=contacts,
         changes=changes,
         opt_ins=opt_ins,
@@ -320,10 +321,30 @@ def test_confirmation_mails_per_client_ip_are_capped_and_the_answer_does_not_cha
     use_case = IngestContacts(deps, limits=OptInLimits(per_ip_per_hour=2), clock=lambda: NOW)
     request = InboundRequest("shop", {}, "", client_ip="198.51.100.66", user_agent="bot")
     # When one client signs up five different addresses
-    outcomes = [
-        use_case.execute(make_source(), [{"email": f"victim{n}@example.com"}], request) for n in range(5)
-    ]
+    outcomes = [use_case.execute(form, [{"email": f"victim{n}@example.com"}], request) for n in range(5)]
     # Then every answer is the same, every contact is stored pending, and only two mails go out
     assert all(outcome.outcomes[0].accepted for outcome in outcomes)
     assert len(contacts.by_id) == 5
     assert len(opt_ins.published) == 2
+
+
+def test_a_shops_server_sending_many_sign_ups_from_one_address_mails_every_one_of_them() -> None:
+    # Given a shop's server (not a public form) whose webhooks all come from one IP, and a cap of 2
+    shop = make_source()
+    opt_ins = RecordingOptIns()
+    deps = IngestDependencies(
+        sources=InMemorySources(shop),
+        contacts=InMemoryContacts(),
+        changes=RecordingPublisher(),
+        opt_ins=opt_ins,
+        suppression=InMemorySuppression(),
+        rate_limiter=CountingRateLimiter(),
+        signing_secrets=StaticSigningSecrets(),
+    )
+    use_case = IngestContacts(deps, limits=OptInLimits(per_ip_per_hour=2), clock=lambda: NOW)
+    request = InboundRequest("shop", {}, "", client_ip="203.0.113.10", user_agent="shop-server")
+    # When it sends thirty new sign-ups within the hour
+    for n in range(30):
+        use_case.execute(shop, [{"email": f"customer{n}@example.com"}], request)
+    # Then each of them gets a confirmation mail (one a day per address still holds)
+    assert len(opt_ins.published) == 30

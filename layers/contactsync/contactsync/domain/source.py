@@ -96,6 +96,13 @@ class Source(BaseModel):
         description="subscribe only contacts whose `newsletter` field is true (e.g. a ticked box)",
     )
     rate_limit_per_minute: int = Field(default=600, ge=1, le=100_000)
+    public_form: bool = Field(
+        default=False,
+        description=(
+            "people's browsers post to it directly (its token is in a web page): confirmation mails are "
+            "capped per client IP; a server's webhooks all come from its own IP, so they are not"
+        ),
+    )
     redirect_allow_list: tuple[str, ...] = Field(
         default=(), description="URLs a confirmation may redirect to (exact prefix match)"
     )

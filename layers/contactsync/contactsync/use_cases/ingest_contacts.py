@@ -331,7 +331,7 @@ class IngestContacts:
                         origin_source_id=source.source_id,
                     )
                 )
-            if decision.opt_in is not None and self._may_mail_from(request.client_ip, now):
+            if decision.opt_in is not None and self._may_mail_from(source, request.client_ip, now):
                 opt_ins.append(
                     OptInRequest(
                         contact_id=contact.contact_id,
@@ -358,9 +358,13 @@ class IngestContacts:
             raise failures[0]
         return IngestOutcome(outcomes=outcomes, changes=changes, opt_in_requests=opt_ins)
 
-    def _may_mail_from(self, client_ip: str | None, now: datetime) -> bool:
-        """At most N confirmation mails per hour per client IP: a form cannot be used to mail-bomb."""
-        if client_ip is None:
+    def _may_mail_from(self, source: Source, client_ip: str | None, now: datetime) -> bool:
+        """At most N confirmation mails per hour per client IP of a public form: it cannot mail-bomb.
+
+        Only for public forms: a server's webhooks (a shop, Zapier) all come from its own
+        address, and one mail a day per address and the source's rate limit hold for them.
+        """
+        if client_ip is None or not source.public_form:
             return True
         try:
             return self._deps.rate_limiter.allow(

@@ -60,6 +60,7 @@ class SourceSettings:
     default_lists: tuple[str, ...] = ()
     field_mapping: FieldMapping = field(default_factory=FieldMapping)
     newsletter_field_required: bool = False
+    public_form: bool = False
     redirect_allow_list: tuple[str, ...] = ()
     event_actions: dict[str, EventAction] = field(default_factory=lambda: dict(DEFAULT_EVENT_ACTIONS))
 
@@ -92,6 +93,7 @@ class ManageSources:
             default_lists=settings.default_lists,
             field_mapping=settings.field_mapping,
             newsletter_field_required=settings.newsletter_field_required,
+            public_form=settings.public_form,
             redirect_allow_list=settings.redirect_allow_list,
             event_actions=settings.event_actions,
             created_at=self._clock(),

@@ -65,6 +65,8 @@ def run_record_handler(record: SQSRecord, lambda_context: LambdaContext | None =
             metrics.add_metric(name=name, unit="Count", value=value)
         if run.status is RunStatus.FAILED:
             metrics.add_metric(name="SyncRunsFailed", unit="Count", value=1)
+        if run.duration is not None:  # the whole run, across its slices
+            metrics.add_metric(name="SyncRunSeconds", unit="Seconds", value=run.duration.total_seconds())
         logger.info(
             "import run ended",
             extra={

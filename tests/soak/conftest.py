@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.e2e.conftest import PROJECT_ROOT
+from tests.e2e.local_stack_process import PROJECT_ROOT
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

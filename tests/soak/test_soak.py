@@ -15,6 +15,7 @@ import pytest
 from schemathesis import GenerationMode
 
 from contactsync_ops.fault_injection import read_injected_counts
+from tests.e2e.local_stack_process import started_local_stack
 from tests.e2e.openapi_fuzzing import (
     INGEST,
     PAGES,
@@ -33,7 +34,6 @@ from tests.e2e.webhook_load import (
     run_load,
     settle_and_compare,
 )
-from tests.soak.local_stack_process import started_local_stack
 
 SENDERS = 50
 LOAD_SECONDS = 60

@@ -1,27 +1,65 @@
-"""A `contactsync dev` subprocess per soak step, started the way the e2e fixture starts it."""
+"""`contactsync dev` as a subprocess on free ports, in memory, with quick retries: the e2e and soak stacks."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import signal
 import subprocess
 import sys
 import time
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from contactsync_ops.local_stack.loopback_ports import pick_free_port
-from tests.e2e.conftest import PROJECT_ROOT, START_TIMEOUT_SECONDS, RunningLocalStack, _read_state, _stop
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class RunningLocalStack:
+    """What the e2e tests need to know about the running stack (parsed from its stack.json)."""
+
+    api_url: str
+    endpoints: dict[str, str]
+    resources: dict[str, str]
+    state_dir: Path
+    state: dict[str, Any] = field(repr=False)
+    log_path: Path = field(repr=False)
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def _read_state(state_file: Path, pid: int) -> dict[str, Any] | None:
+    try:
+        state: dict[str, Any] = json.loads(state_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return state if state.get("pid") == pid else None
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
 
 
 @contextlib.contextmanager
 def started_local_stack(state_dir: Path, *extra_args: str) -> Iterator[RunningLocalStack]:
-    """`contactsync dev` as the e2e fixture starts it, plus ``extra_args`` (e.g. ``--faults``)."""
+    """`contactsync dev` started and stopped around the block, plus ``extra_args`` (e.g. ``--faults``)."""
     log_path = state_dir / "dev.log"
     command = [
         sys.executable, "-m", "contactsync_ops.cli", "dev",

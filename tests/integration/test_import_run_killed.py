@@ -7,6 +7,7 @@ and moto; the killed one gets SIGKILL once it has saved a few pages.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -130,3 +131,38 @@ def test_a_killed_run_resumes_to_the_state_of_an_uninterrupted_one(
     assert uninterrupted is not None
     assert finished.status is RunStatus.SUCCEEDED
     assert finished.counters.added == uninterrupted.counters.added == CONTACTS
+
+
+def test_a_run_killed_again_and_again_at_random_moments_still_ends_as_an_uninterrupted_one(
+    local_endpoints: LocalEndpoints, api: ContactsApiServer
+) -> None:
+    # Given the same source imported into two copies of the stack, and seeded random kill moments
+    calm = provision_for_module(local_endpoints, "import-calm-2")
+    killed = provision_for_module(local_endpoints, "import-killed-2")
+    calm_run, killed_run = start_run(calm, api), start_run(killed, api)
+    assert slice_process(calm, local_endpoints, calm_run).wait(timeout=240) == 0
+    moments = random.Random(20261123)  # noqa: S311 - repeatable kill moments, not security
+    runs = DynamoJobRuns(killed.dynamodb, killed.contacts_table)
+
+    # When each slice is killed after a random 0.3-3 s (mid-page, mid-write, or between pages)
+    kills = 0
+    for _ in range(8):
+        process = slice_process(killed, local_endpoints, killed_run)
+        try:
+            process.wait(timeout=moments.uniform(0.3, 3.0))
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=30)
+            kills += 1
+            continue
+        break
+    else:  # eight kills: let the last slice finish
+        assert slice_process(killed, local_endpoints, killed_run).wait(timeout=240) == 0
+
+    # Then it was interrupted at least once, and ends with the same contacts and counters
+    assert kills >= 1
+    assert contacts_state(killed) == contacts_state(calm)
+    finished = runs.get(killed_run)
+    assert finished is not None
+    assert finished.status is RunStatus.SUCCEEDED
+    assert finished.counters.added == CONTACTS

@@ -114,7 +114,7 @@ class InMemorySources:
     def __init__(self, *sources: Source) -> None:
         self.sources = {source.source_id: source for source in sources}
 
-    def get(self, source_id: str) -> Source | None:
+    def get(self, source_id: str, *, fresh: bool = False) -> Source | None:
         return self.sources.get(source_id)
 
     def put(self, source: Source) -> None:

@@ -162,7 +162,9 @@ class SourceSigningSecrets(Protocol):
 
 
 class SourceRepository(Protocol):
-    def get(self, source_id: str) -> Source | None: ...
+    def get(self, source_id: str, *, fresh: bool = False) -> Source | None:
+        """The source; ``fresh`` bypasses any cache (a refusal must rest on what is stored)."""
+        ...
 
     def put(self, source: Source) -> None: ...
 

@@ -35,6 +35,7 @@ def ingest_contacts() -> IngestContacts:
     from contactsync.adapters.dynamodb_configuration import DynamoSourceRepository
     from contactsync.adapters.dynamodb_contacts import DynamoContactRepository
     from contactsync.adapters.dynamodb_guards import DynamoRateLimiter
+    from contactsync.adapters.recent_sources import RecentSources
     from contactsync.adapters.source_signing_secrets import SecretsManagerSourceSigningSecrets
     from contactsync.use_cases.ingest_contacts import IngestContacts, IngestDependencies, OptInLimits
 
@@ -43,7 +44,7 @@ def ingest_contacts() -> IngestContacts:
     secrets = aws_clients.secrets_manager_client()
     changes, opt_ins = _queue_or_hold()
     deps = IngestDependencies(
-        sources=DynamoSourceRepository(dynamodb, settings.contacts_table),
+        sources=RecentSources(DynamoSourceRepository(dynamodb, settings.contacts_table)),
         contacts=DynamoContactRepository(dynamodb, settings.contacts_table),
         changes=changes,
         opt_ins=opt_ins,

@@ -100,7 +100,7 @@ class DynamoSourceRepository:
             client, table_name, kind="SOURCE", model=Source, id_field="source_id"
         )
 
-    def get(self, source_id: str) -> Source | None:
+    def get(self, source_id: str, *, fresh: bool = False) -> Source | None:
         return self._items.get(source_id)
 
     def put(self, source: Source) -> None:

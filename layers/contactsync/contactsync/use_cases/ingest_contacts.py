@@ -144,16 +144,15 @@ class IngestContacts:
         Unknown and disabled sources look alike (404); every credential failure
         looks alike (401), so a caller learns nothing about which part was wrong.
         """
-        source = self._deps.sources.get(request.source_id)
-        if source is None or not source.enabled:
-            raise SourceNotFound
         now = self._clock()
-        if source.auth_mode is AuthMode.BEARER_TOKEN:
-            token = request.bearer_token()
-            if token is None or not source.accepts_token(token, now):
-                raise AuthenticationFailed
-        elif not self._signature_valid(source, request, now):
-            raise AuthenticationFailed
+        cached = self._deps.sources.get(request.source_id)
+        try:
+            source = self._admit(cached, request, now)
+        except (SourceNotFound, AuthenticationFailed):
+            stored = self._deps.sources.get(request.source_id, fresh=True)  # never refuse on a cached copy
+            if stored == cached:
+                raise
+            source = self._admit(stored, request, now)
         if not self._deps.rate_limiter.allow(f"source:{source.source_id}", source.rate_limit_per_minute, now):
             raise RateLimited
         return source
@@ -357,6 +356,18 @@ class IngestContacts:
         if failures:
             raise failures[0]
         return IngestOutcome(outcomes=outcomes, changes=changes, opt_in_requests=opt_ins)
+
+    def _admit(self, source: Source | None, request: InboundRequest, now: datetime) -> Source:
+        """The source if it is enabled and the request proves to come from it."""
+        if source is None or not source.enabled:
+            raise SourceNotFound
+        if source.auth_mode is AuthMode.BEARER_TOKEN:
+            token = request.bearer_token()
+            if token is None or not source.accepts_token(token, now):
+                raise AuthenticationFailed
+        elif not self._signature_valid(source, request, now):
+            raise AuthenticationFailed
+        return source
 
     def _may_mail_from(self, source: Source, client_ip: str | None, now: datetime) -> bool:
         """At most N confirmation mails per hour per client IP of a public form: it cannot mail-bomb.

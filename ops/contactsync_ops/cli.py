@@ -42,7 +42,7 @@ from contactsync.domain.import_jobs import (
 )
 from contactsync.domain.source import DEFAULT_EVENT_ACTIONS, AuthMode, ConsentMode, EventAction
 from contactsync.errors import ClientError, SourceNotFound
-from contactsync.models.queue_messages import PushMessage
+from contactsync.models.queue_messages import OptInRequest, PushMessage, RunMessage
 from contactsync.use_cases.contact_records import ContactRecords
 from contactsync.use_cases.manage_destinations import BackfillProgress, ManageDestinations
 from contactsync.use_cases.manage_sources import IssuedCredential, ManageSources, SourceSettings
@@ -72,6 +72,14 @@ Region = Annotated[str | None, typer.Option("--region", envvar="AWS_REGION", hel
 def _target(stack_name: str | None, region: str | None, state_dir: Path) -> StackTarget:
     try:
         return resolve_target(stack_name, region, state_dir)
+    except TargetNotFound as missing:
+        console.print(f"[red]{missing}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _dead_letter_queues(target: StackTarget, queue: str) -> tuple[str, str]:
+    try:
+        return target.dead_letter_queues(queue)
     except TargetNotFound as missing:
         console.print(f"[red]{missing}[/red]")
         raise typer.Exit(2) from None
@@ -562,43 +570,68 @@ def destinations_backfill(
     )
 
 
+class DeadLetterQueueName(StrEnum):
+    PUSH = "push"
+    MAIL = "mail"
+    SYNC = "sync"
+
+
+def _dead_letter_subject(queue: DeadLetterQueueName, body: str) -> str:
+    """What a dead-lettered message was about, without personal data: ids and versions only."""
+    try:
+        if queue is DeadLetterQueueName.PUSH:
+            change = PushMessage.model_validate_json(body).change
+            return f"contact {change.contact_id} v{change.version}"
+        if queue is DeadLetterQueueName.MAIL:
+            request = OptInRequest.model_validate_json(body)
+            return f"confirmation mail, contact {request.contact_id} v{request.contact_version}"
+        return f"import run {RunMessage.model_validate_json(body).run_id}"
+    except ValidationError:
+        return "(not a message of this queue)"
+
+
+QueueOption = Annotated[
+    DeadLetterQueueName, typer.Option("--queue", help="whose dead-letter queue: push, mail or sync")
+]
+
+
 @dlq_app.command("list")
 def dlq_list(
+    queue: QueueOption = DeadLetterQueueName.PUSH,
     limit: Annotated[int, typer.Option(help="at most this many")] = 50,
     state_dir: StateDir = Path(".local"),
     stack_name: StackName = None,
     region: Region = None,
 ) -> None:
-    """Changes that could not be delivered, with the reason."""
+    """Messages that could not be handled (changes, confirmation mails, import runs), with the reason."""
     target = _target(stack_name, region, state_dir)
-    letters = DeadLetterQueue(target.sqs(), target.push_dead_letter_queue_url).peek(limit)
-    table = Table("message", "contact", "version", "reason", "receives", "sent")
+    dead_letter_url, _ = _dead_letter_queues(target, queue.value)
+    letters = DeadLetterQueue(target.sqs(), dead_letter_url).peek(limit)
+    table = Table("message", "what", "reason", "receives", "sent")
     for letter in letters:
-        try:
-            change = PushMessage.model_validate_json(letter.body).change
-            contact, version = change.contact_id, str(change.version)
-        except ValidationError:
-            contact, version = "(not a change)", ""
         table.add_row(
             letter.message_id[:12],
-            contact,
-            version,
+            _dead_letter_subject(queue, letter.body),
             letter.reason,
             str(letter.receive_count),
             letter.sent_at.isoformat(timespec="seconds") if letter.sent_at else "",
         )
     console.print(table)
-    console.print(f"{len(letters)} message(s) in the push dead-letter queue.")
+    console.print(f"{len(letters)} message(s) in the {queue.value} dead-letter queue.")
 
 
 @dlq_app.command("redrive")
 def dlq_redrive(
-    state_dir: StateDir = Path(".local"), stack_name: StackName = None, region: Region = None
+    queue: QueueOption = DeadLetterQueueName.PUSH,
+    state_dir: StateDir = Path(".local"),
+    stack_name: StackName = None,
+    region: Region = None,
 ) -> None:
-    """Send every dead-lettered change back to the push queue for another try."""
+    """Send every dead-lettered message back to its queue for another try."""
     target = _target(stack_name, region, state_dir)
-    moved = DeadLetterQueue(target.sqs(), target.push_dead_letter_queue_url).redrive(target.push_queue_url)
-    console.print(f"{moved} message(s) sent back to the push queue.")
+    dead_letter_url, queue_url = _dead_letter_queues(target, queue.value)
+    moved = DeadLetterQueue(target.sqs(), dead_letter_url).redrive(queue_url)
+    console.print(f"{moved} message(s) sent back to the {queue.value} queue.")
 
 
 jobs_app = typer.Typer(no_args_is_help=True, help="Recurring imports from other systems.")

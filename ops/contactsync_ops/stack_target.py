@@ -39,6 +39,8 @@ class StackTarget:
     job_secret_id: str
     mail_queue_url: str
     region: str
+    mail_dead_letter_queue_url: str = ""
+    sync_dead_letter_queue_url: str = ""
     endpoints: dict[str, str] = field(default_factory=dict)
     credentials: dict[str, str] = field(default_factory=dict)
 
@@ -49,6 +51,18 @@ class StackTarget:
             endpoint_url=self.endpoints.get(service),
             **self.credentials,
         )
+
+    def dead_letter_queues(self, queue: str) -> tuple[str, str]:
+        """The dead-letter queue of ``push``, ``mail`` or ``sync``, and the queue it redrives to."""
+        pairs = {
+            "push": (self.push_dead_letter_queue_url, self.push_queue_url),
+            "mail": (self.mail_dead_letter_queue_url, self.mail_queue_url),
+            "sync": (self.sync_dead_letter_queue_url, self.sync_queue_url),
+        }
+        dead, source = pairs[queue]
+        if not dead or not source:
+            raise TargetNotFound(f"this stack does not say where its {queue} queues are (outputs missing)")
+        return dead, source
 
     def dynamodb(self) -> DynamoDBClient:
         client: DynamoDBClient = self._client("dynamodb")
@@ -85,6 +99,8 @@ def local_target(state_dir: Path) -> StackTarget:
         import_bucket=resources["ImportBucket"],
         job_secret_id=resources["JobCredentialsSecret"],
         mail_queue_url=resources["MailQueue"],
+        mail_dead_letter_queue_url=resources["MailDeadLetterQueue"],
+        sync_dead_letter_queue_url=resources["SyncDeadLetterQueue"],
         region=state["region"],
         endpoints=dict(state["endpoints"]),
         credentials={"aws_access_key_id": "local", "aws_secret_access_key": "local"},
@@ -112,6 +128,8 @@ def deployed_target(stack_name: str, region: str | None) -> StackTarget:
         import_bucket=outputs.get("ImportBucketName", ""),
         job_secret_id=outputs.get("JobCredentialsSecretArn", ""),
         mail_queue_url=outputs.get("MailQueueUrl", ""),
+        mail_dead_letter_queue_url=outputs.get("MailDeadLetterQueueUrl", ""),
+        sync_dead_letter_queue_url=outputs.get("SyncDeadLetterQueueUrl", ""),
         region=cloudformation.meta.region_name,
     )
 

@@ -29,15 +29,20 @@ from tests.integration.provisioned_stack import ProvisionedStack, drain_queue, p
 from tests.integration.test_faults_ingest import (
     inject_faults,  # noqa: F401 - fixture
     new_contacts,
+    post,
     queued_mail_requests,
     queued_versions,
     stored_by_email,
 )
-from tests.integration.test_function_handlers import register_source
+from tests.integration.test_function_handlers import (
+    invoke,  # noqa: F401 - fixture
+    register_source,
+)
+from tests.sample_events import load_event
 
 if TYPE_CHECKING:
     from contactsync_ops.local_stack.endpoints import LocalEndpoints
-    from tests.integration.test_faults_ingest import InjectFaults
+    from tests.integration.test_faults_ingest import InjectFaults, Invoke
 
 pytestmark = pytest.mark.integration
 
@@ -203,3 +208,34 @@ def test_when_sqs_takes_one_batch_and_refuses_the_next_only_the_refused_changes_
     # And the Sync tick queues those two, so each change is on the queue exactly once
     assert sync_tick_relay(stack).execute().queued == 2
     assert set(queued_versions(stack, 2)) == held
+
+
+def test_through_the_functions_sqs_down_means_202_then_the_sync_tick_queues_the_held_messages(
+    stack: ProvisionedStack,
+    invoke: Invoke,  # noqa: F811
+    inject_faults: InjectFaults,  # noqa: F811
+) -> None:
+    # Given the Ingest and Sync functions as deployed (their wiring), and SQS refusing every send
+    source_id = f"form-{uuid.uuid4().hex[:8]}"
+    token = register_source(stack, source_id)
+    counter = inject_faults("sqs=1")
+
+    # When a double opt-in form posts three new contacts to the Ingest function
+    contacts = new_contacts(3)
+    response = post(invoke, source_id, token, contacts, key=uuid.uuid4().hex, ip="198.51.100.7")
+
+    # Then the sender gets 202, and nothing reached the queues yet
+    assert response["statusCode"] == 202, response.get("body")
+    assert drain_queue(stack.sqs, stack.queue_url("PushQueue"), 1, max_polls=2) == []
+
+    # When SQS works again and the schedule ticks the Sync function
+    counter.stop_injecting()
+    report = invoke("SyncFunction", "sync", load_event("sync_scheduled"))
+
+    # Then the tick queued the three changes and the three confirmation requests, once each
+    assert report["held_messages_queued"] == 6
+    versions = {
+        (c.contact_id, c.version) for c in stored_by_email(stack, [c["email"] for c in contacts]).values()
+    }
+    assert sorted(queued_versions(stack, 3)) == sorted(versions)
+    assert sorted(queued_mail_requests(stack, 3)) == sorted(versions)

@@ -678,6 +678,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--million", action="store_true", help="sync 1,000,000 contacts too (long)")
     parser.add_argument("--sync-only", action="store_true", help="only the sync section (5)")
     parser.add_argument(
+        "--only", choices=SECTIONS, action="append", help="only these sections (repeatable; default: all)"
+    )
+    parser.add_argument(
         "--tracemalloc", action="store_true", help="sync runs also report tracemalloc's peak (slows them)"
     )
     arguments = parser.parse_args(argv)
@@ -685,7 +688,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = SMOKE if arguments.smoke else FULL
     if arguments.million:
         sizes = replace(sizes, sync_contacts=(*sizes.sync_contacts, MILLION))
-    sections = ("sync",) if arguments.sync_only else SECTIONS
+    sections = ("sync",) if arguments.sync_only else tuple(arguments.only or SECTIONS)
     mode = "smoke" if arguments.smoke else "full"
     results = run(sizes, mode, sections, tracemalloc=arguments.tracemalloc)
     arguments.out.parent.mkdir(parents=True, exist_ok=True)

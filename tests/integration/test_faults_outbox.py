@@ -215,7 +215,9 @@ def test_through_the_functions_sqs_down_means_202_then_the_sync_tick_queues_the_
     invoke: Invoke,  # noqa: F811
     inject_faults: InjectFaults,  # noqa: F811
 ) -> None:
-    # Given the Ingest and Sync functions as deployed (their wiring), and SQS refusing every send
+    # Given the Ingest and Sync functions as deployed (their wiring), empty queues, SQS refusing every send
+    for queue in ("PushQueue", "MailQueue"):
+        drain_queue(stack.sqs, stack.queue_url(queue), 10_000, max_polls=3)  # what earlier tests left
     source_id = f"form-{uuid.uuid4().hex[:8]}"
     token = register_source(stack, source_id)
     counter = inject_faults("sqs=1")

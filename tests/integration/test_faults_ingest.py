@@ -17,12 +17,9 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
-from contactsync.adapters.dynamodb_configuration import DynamoSourceRepository
 from contactsync.adapters.dynamodb_contacts import DynamoContactRepository
-from contactsync.adapters.source_signing_secrets import SecretsManagerSourceSigningSecrets
 from contactsync.domain.source import ConsentMode
 from contactsync.models.queue_messages import OptInRequest, PushMessage
-from contactsync.use_cases.manage_sources import ManageSources, SourceSettings
 from contactsync_ops.fault_injection import FaultCounter, FaultPlan, install
 from tests.integration.provisioned_stack import drain_queue
 from tests.integration.test_function_handlers import (  # the handler harness, reused as it is
@@ -192,14 +189,7 @@ def test_a_batch_whose_second_transaction_fails_is_refused_and_its_retry_complet
 ) -> None:
     # Given a data-only source, and a batch of 120 new contacts: three transactions of 50, 50 and 20
     source_id = f"crm-{uuid.uuid4().hex[:8]}"
-    token = (
-        ManageSources(
-            DynamoSourceRepository(stack.dynamodb, stack.contacts_table),
-            SecretsManagerSourceSigningSecrets(stack.secrets_manager, stack.secret_id("SourceSigningSecret")),
-        )
-        .register(source_id, SourceSettings(name="CRM", consent_mode=ConsentMode.DATA_ONLY))
-        .credential
-    )
+    token = register_source(stack, source_id, ConsentMode.DATA_ONLY)
     drain_queue(stack.sqs, stack.queue_url("PushQueue"), 1000, max_polls=3)
     batch = new_contacts(120)
     key = uuid.uuid4().hex

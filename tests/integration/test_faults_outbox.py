@@ -24,7 +24,6 @@ from contactsync.adapters.sqs_change_publisher import SqsChangePublisher, SqsOpt
 from contactsync.domain.source import ConsentMode
 from contactsync.use_cases.held_messages import QueueOrHoldChanges, QueueOrHoldOptIns, RelayHeldMessages
 from contactsync.use_cases.ingest_contacts import InboundRequest, IngestContacts, IngestDependencies
-from contactsync.use_cases.manage_sources import ManageSources, SourceSettings
 from tests.integration.provisioned_stack import ProvisionedStack, drain_queue, provision_for_module
 from tests.integration.test_faults_ingest import (
     inject_faults,  # noqa: F401 - fixture
@@ -172,14 +171,7 @@ def test_when_sqs_takes_one_batch_and_refuses_the_next_only_the_refused_changes_
 ) -> None:
     # Given a data-only source (changes, no mails) and twelve new contacts: two SendMessageBatch calls
     source_id = f"crm-{uuid.uuid4().hex[:8]}"
-    token = (
-        ManageSources(
-            DynamoSourceRepository(stack.dynamodb, stack.contacts_table),
-            SecretsManagerSourceSigningSecrets(stack.secrets_manager, stack.secret_id("SourceSigningSecret")),
-        )
-        .register(source_id, SourceSettings(name="CRM", consent_mode=ConsentMode.DATA_ONLY))
-        .credential
-    )
+    token = register_source(stack, source_id, ConsentMode.DATA_ONLY)
     drain_queue(stack.sqs, stack.queue_url("PushQueue"), 1000, max_polls=3)
     # And SQS takes the first batch, then refuses every attempt of the second
     # (seed 15 with a 90% share: the first draw passes, the next five fail)

@@ -20,6 +20,7 @@ from contactsync.adapters.dynamodb_configuration import DynamoSourceRepository
 from contactsync.adapters.dynamodb_contacts import DynamoContactRepository
 from contactsync.adapters.source_signing_secrets import SecretsManagerSourceSigningSecrets
 from contactsync.domain.contact import SubscriptionStatus
+from contactsync.domain.source import ConsentMode
 from contactsync.models.queue_messages import OptInRequest, PushMessage
 from contactsync.use_cases.manage_sources import ManageSources, SourceSettings
 from tests.integration.provisioned_stack import (
@@ -95,13 +96,15 @@ def header(response: dict[str, Any], name: str) -> str | None:
     return None
 
 
-def register_source(stack: ProvisionedStack, source_id: str) -> str:
-    """Register a double opt-in source with a bearer token, the way the CLI does; return the token."""
+def register_source(
+    stack: ProvisionedStack, source_id: str, consent_mode: ConsentMode = ConsentMode.DOUBLE_OPT_IN
+) -> str:
+    """Register a source (double opt-in unless told) with a bearer token as the CLI does; its token."""
     manage = ManageSources(
         DynamoSourceRepository(stack.dynamodb, stack.contacts_table),
         SecretsManagerSourceSigningSecrets(stack.secrets_manager, stack.secret_id("SourceSigningSecret")),
     )
-    return manage.register(source_id, SourceSettings(name="Integration shop")).credential
+    return manage.register(source_id, SourceSettings(name=source_id, consent_mode=consent_mode)).credential
 
 
 def ingest_event(source_id: str, token: str, body: dict[str, Any]) -> dict[str, Any]:

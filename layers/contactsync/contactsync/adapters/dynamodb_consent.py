@@ -17,8 +17,8 @@ from contactsync.adapters.dynamodb_items import (
     error_code,
     from_item,
     raise_if_unavailable,
-    raise_transaction_cancelled,
     to_item,
+    transact_write,
 )
 from contactsync.domain.consent_ledger import ConsentEvent, ConsentEventDraft, chain_event
 from contactsync.domain.contact import Contact
@@ -205,14 +205,4 @@ class DynamoConsentTransactions:
                     }
                 }
             )
-        try:
-            self._client.transact_write_items(TransactItems=actions)
-        except ClientError as error:
-            if error_code(error) == "TransactionCanceledException":
-                reasons = error.response.get("CancellationReasons", [])
-                if any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons):
-                    return False
-                raise_transaction_cancelled(error)
-            raise_if_unavailable(error)
-            raise
-        return True
+        return transact_write(self._client, actions)

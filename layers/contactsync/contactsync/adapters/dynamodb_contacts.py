@@ -17,11 +17,10 @@ from pydantic import BaseModel, ConfigDict
 
 from contactsync.adapters.dynamodb_items import (
     batch_get_items,
-    error_code,
     from_item,
     raise_if_unavailable,
-    raise_transaction_cancelled,
     to_item,
+    transact_write,
 )
 from contactsync.domain.contact import (
     ConsentEvidence,
@@ -226,18 +225,7 @@ class DynamoContactRepository:
 
     def _transact(self, actions: list[TransactWriteItemTypeDef]) -> bool:
         """Write all or nothing; False when a condition failed (someone else wrote first)."""
-        if not actions:
-            return True
-        try:
-            self._client.transact_write_items(TransactItems=actions)
-        except ClientError as error:
-            if error_code(error) == "TransactionCanceledException":
-                if _condition_failed(error):
-                    return False
-                raise_transaction_cancelled(error)
-            raise_if_unavailable(error)
-            raise
-        return True
+        return transact_write(self._client, actions)
 
     def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return batch_get_items(self._client, self._table, keys, consistent=True)
@@ -250,45 +238,37 @@ class DynamoContactRepository:
 
     def move_identity(self, contact: Contact, previous_identity_key: str, expected_version: int) -> bool:
         item = ContactItem.from_contact(contact)
-        try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Delete": {
-                            "TableName": self._table,
-                            "Key": to_item({"pk": previous_identity_key, "sk": GUARD_SK}),
-                            "ConditionExpression": "contact_id = :id",
-                            "ExpressionAttributeValues": to_item({":id": contact.contact_id}),
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": to_item(
-                                {"pk": contact.identity_key, "sk": GUARD_SK, "contact_id": contact.contact_id}
-                            ),
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": to_item(item.attributes()),
-                            "ConditionExpression": "#version = :expected",
-                            "ExpressionAttributeNames": {"#version": "version"},
-                            "ExpressionAttributeValues": to_item({":expected": expected_version}),
-                        }
-                    },
-                ]
-            )
-        except ClientError as error:
-            if error_code(error) == "TransactionCanceledException" and _condition_failed(error):
-                return False
-            raise_if_unavailable(error)
-            if error_code(error) == "TransactionCanceledException":
-                raise_transaction_cancelled(error)
-            raise
-        return True
+        return transact_write(
+            self._client,
+            [
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": to_item({"pk": previous_identity_key, "sk": GUARD_SK}),
+                        "ConditionExpression": "contact_id = :id",
+                        "ExpressionAttributeValues": to_item({":id": contact.contact_id}),
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": to_item(
+                            {"pk": contact.identity_key, "sk": GUARD_SK, "contact_id": contact.contact_id}
+                        ),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": to_item(item.attributes()),
+                        "ConditionExpression": "#version = :expected",
+                        "ExpressionAttributeNames": {"#version": "version"},
+                        "ExpressionAttributeValues": to_item({":expected": expected_version}),
+                    }
+                },
+            ],
+        )
 
     def consent_expiring_before(self, moment: datetime, limit: int = 500) -> list[Contact]:
         """Subscribed contacts whose implied consent expires before ``moment`` (the gsi1 index)."""
@@ -351,8 +331,3 @@ class DynamoContactRepository:
         )
         contacts = (ContactItem.model_validate(item).to_contact() for item in items)
         return {contact.contact_id: contact for contact in contacts}
-
-
-def _condition_failed(error: ClientError) -> bool:
-    reasons = error.response.get("CancellationReasons", [])
-    return any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons)

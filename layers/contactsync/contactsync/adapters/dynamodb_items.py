@@ -13,7 +13,11 @@ from contactsync.errors import DependencyThrottled, ServiceUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, KeysAndAttributesTypeDef
+    from mypy_boto3_dynamodb.type_defs import (
+        AttributeValueTypeDef,
+        KeysAndAttributesTypeDef,
+        TransactWriteItemTypeDef,
+    )
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -102,6 +106,26 @@ def raise_if_unavailable(error: ClientError) -> None:
 
 
 TRANSACTION_THROTTLING_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded"})
+
+
+def transact_write(client: DynamoDBClient, actions: Sequence[TransactWriteItemTypeDef]) -> bool:
+    """Write all or nothing; False when a condition failed (someone else wrote first).
+
+    Throttling and faults that outlived botocore's retries are typed (429 / 503), never a 500.
+    """
+    if not actions:
+        return True
+    try:
+        client.transact_write_items(TransactItems=list(actions))
+    except ClientError as error:
+        if error_code(error) == "TransactionCanceledException":
+            reasons = error.response.get("CancellationReasons", [])
+            if any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons):
+                return False
+            raise_transaction_cancelled(error)
+        raise_if_unavailable(error)
+        raise
+    return True
 
 
 def raise_transaction_cancelled(error: ClientError) -> None:

@@ -192,17 +192,21 @@ class DynamoContactRepository:
             (written if stored else not_updated).extend(contact for contact, _ in chunk)
         return not_updated
 
+    def _claim_identity(self, contact: Contact) -> TransactWriteItemTypeDef:
+        """The guard item that makes an identity belong to one contact only."""
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": to_item(
+                    {"pk": contact.identity_key, "sk": GUARD_SK, "contact_id": contact.contact_id}
+                ),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
     def _create_actions(self, contact: Contact) -> list[TransactWriteItemTypeDef]:
         return [
-            {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": to_item(
-                        {"pk": contact.identity_key, "sk": GUARD_SK, "contact_id": contact.contact_id}
-                    ),
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            },
+            self._claim_identity(contact),
             {
                 "Put": {
                     "TableName": self._table,
@@ -237,37 +241,17 @@ class DynamoContactRepository:
         return self._transact([self._update_action(contact, expected_version)])
 
     def move_identity(self, contact: Contact, previous_identity_key: str, expected_version: int) -> bool:
-        item = ContactItem.from_contact(contact)
+        release_previous: TransactWriteItemTypeDef = {
+            "Delete": {
+                "TableName": self._table,
+                "Key": to_item({"pk": previous_identity_key, "sk": GUARD_SK}),
+                "ConditionExpression": "contact_id = :id",
+                "ExpressionAttributeValues": to_item({":id": contact.contact_id}),
+            }
+        }
         return transact_write(
             self._client,
-            [
-                {
-                    "Delete": {
-                        "TableName": self._table,
-                        "Key": to_item({"pk": previous_identity_key, "sk": GUARD_SK}),
-                        "ConditionExpression": "contact_id = :id",
-                        "ExpressionAttributeValues": to_item({":id": contact.contact_id}),
-                    }
-                },
-                {
-                    "Put": {
-                        "TableName": self._table,
-                        "Item": to_item(
-                            {"pk": contact.identity_key, "sk": GUARD_SK, "contact_id": contact.contact_id}
-                        ),
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                },
-                {
-                    "Put": {
-                        "TableName": self._table,
-                        "Item": to_item(item.attributes()),
-                        "ConditionExpression": "#version = :expected",
-                        "ExpressionAttributeNames": {"#version": "version"},
-                        "ExpressionAttributeValues": to_item({":expected": expected_version}),
-                    }
-                },
-            ],
+            [release_previous, self._claim_identity(contact), self._update_action(contact, expected_version)],
         )
 
     def consent_expiring_before(self, moment: datetime, limit: int = 500) -> list[Contact]:

@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import override
 from urllib.parse import parse_qs, urlsplit
 
 from tests.doubles.contacts_api_server import MAX_PAGE_SIZE, generated_contact
-from tests.doubles.loopback_http import LoopbackHttpDouble
+from tests.doubles.loopback_http import LoopbackHttpDouble, QuietJsonHandler
 
 
 class StreamingContactsApi(LoopbackHttpDouble):
@@ -57,11 +57,8 @@ class StreamingContactsApi(LoopbackHttpDouble):
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         source = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-            timeout = 30
-
+        class Handler(QuietJsonHandler):
+            @override
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 if parts.path != "/contacts":
@@ -69,16 +66,6 @@ class StreamingContactsApi(LoopbackHttpDouble):
                 else:
                     query = {name: values[-1] for name, values in parse_qs(parts.query).items()}
                     status, data = source.page(query)
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except OSError:
-                    self.close_connection = True
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
+                self.send_json(status, data)
 
         return Handler

@@ -25,10 +25,10 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, override
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from tests.doubles.loopback_http import LoopbackHttpDouble
+from tests.doubles.loopback_http import LoopbackHttpDouble, QuietJsonHandler
 
 STYLES = ("page_number", "cursor", "next_link", "link_header")
 MAX_PAGE_SIZE = 1000
@@ -154,29 +154,13 @@ class ContactsApiServer(LoopbackHttpDouble):
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         double = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-            timeout = 30
-
+        class Handler(QuietJsonHandler):
+            @override
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 query = {name: values[-1] for name, values in parse_qs(parts.query).items()}
                 reply = double._serve(parts.path, query, self.headers.get("authorization"))
-                data = json.dumps(reply.body).encode()
-                try:
-                    self.send_response(reply.status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    for name, value in reply.headers.items():
-                        self.send_header(name, value)
-                    self.end_headers()
-                    self.wfile.write(data)
-                except OSError:
-                    self.close_connection = True
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
+                self.send_json(reply.status, json.dumps(reply.body).encode(), headers=reply.headers)
 
         return Handler
 

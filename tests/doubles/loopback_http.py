@@ -15,6 +15,38 @@ class QuietThreadingServer(ThreadingHTTPServer):
         return  # a client that hangs up (timeouts, tests that stop early) is not an error here
 
 
+class QuietJsonHandler(BaseHTTPRequestHandler):
+    """The doubles' request handler: keep-alive HTTP/1.1, no logging, JSON answers."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    timeout = 30
+
+    def send_json(
+        self,
+        status: int,
+        data: bytes,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        try:
+            self.send_response(status)
+            if data:
+                self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            self.close_connection = True  # the client gave up (e.g. its timeout ran out)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
 class LoopbackHttpDouble:
     """Serves ``handler_class`` on 127.0.0.1 and a free port while used as a context manager."""
 

@@ -31,9 +31,9 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, override
 
-from tests.doubles.loopback_http import LoopbackHttpDouble
+from tests.doubles.loopback_http import LoopbackHttpDouble, QuietJsonHandler
 
 ERROR_TYPE = "https://mailchimp.com/developer/marketing/docs/errors/"
 STATUSES = frozenset({"subscribed", "unsubscribed", "cleaned", "pending", "transactional"})
@@ -424,10 +424,7 @@ class MailchimpServer(LoopbackHttpDouble):
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         double = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body go out as separate writes
-            timeout = 30
+        class Handler(QuietJsonHandler):
             allowed = True
 
             def setup(self) -> None:
@@ -440,18 +437,23 @@ class MailchimpServer(LoopbackHttpDouble):
                 finally:
                     double._connection_closed()
 
+            @override
             def do_PUT(self) -> None:
                 self._handle("PUT")
 
+            @override
             def do_POST(self) -> None:
                 self._handle("POST")
 
+            @override
             def do_GET(self) -> None:
                 self._handle("GET")
 
+            @override
             def do_PATCH(self) -> None:
                 self._handle("PATCH")
 
+            @override
             def do_DELETE(self) -> None:
                 self._handle("DELETE")
 
@@ -520,21 +522,6 @@ class MailchimpServer(LoopbackHttpDouble):
 
             def _send(self, status: int, body: Any, content_type: str, headers: dict[str, str]) -> None:
                 data = b"" if body is None else json.dumps(body).encode()
-                try:
-                    self.send_response(status)
-                    if data:
-                        self.send_header("Content-Type", content_type)
-                    self.send_header("Content-Length", str(len(data)))
-                    for name, value in headers.items():
-                        self.send_header(name, value)
-                    if self.close_connection:
-                        self.send_header("Connection", "close")
-                    self.end_headers()
-                    self.wfile.write(data)
-                except OSError:
-                    self.close_connection = True  # the client gave up (e.g. its timeout ran out)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
+                self.send_json(status, data, content_type, headers)
 
         return Handler

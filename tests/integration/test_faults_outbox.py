@@ -1,7 +1,7 @@
 """SQS refusing every send: stored changes wait in the outbox, and the Sync tick delivers them once.
 
-The ingest use case is built from the real adapters the way the Ingest function builds
-it, with its publishers wrapped by the outbox (``use_cases.held_messages``), on the
+The ingest use case is the Ingest function's own (``contactsync.wiring``), its publishers
+wrapped by the outbox (``use_cases.held_messages``), on the
 product's own clients (``adapters.aws_clients``) with the fault hook on boto3's
 default session: every SendMessageBatch attempt fails, and botocore retries each.
 """
@@ -13,17 +13,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from contactsync import wiring
 from contactsync.adapters import aws_clients
-from contactsync.adapters.dynamodb_configuration import DynamoSourceRepository
-from contactsync.adapters.dynamodb_contacts import DynamoContactRepository
-from contactsync.adapters.dynamodb_guards import DynamoRateLimiter, DynamoSuppressionList
 from contactsync.adapters.dynamodb_outbox import DynamoOutbox
-from contactsync.adapters.secret_values import CachedSecret
-from contactsync.adapters.source_signing_secrets import SecretsManagerSourceSigningSecrets
 from contactsync.adapters.sqs_change_publisher import SqsChangePublisher, SqsOptInRequestPublisher
 from contactsync.domain.source import ConsentMode
-from contactsync.use_cases.held_messages import QueueOrHoldChanges, QueueOrHoldOptIns, RelayHeldMessages
-from contactsync.use_cases.ingest_contacts import InboundRequest, IngestContacts, IngestDependencies
+from contactsync.use_cases.held_messages import RelayHeldMessages
+from contactsync.use_cases.ingest_contacts import InboundRequest, IngestContacts
 from tests.integration.provisioned_stack import ProvisionedStack, drain_queue, provision_for_module
 from tests.integration.test_faults_ingest import (
     inject_faults,  # noqa: F401 - fixture
@@ -34,12 +30,15 @@ from tests.integration.test_faults_ingest import (
     stored_by_email,
 )
 from tests.integration.test_function_handlers import (
+    clear_container_caches,
     invoke,  # noqa: F401 - fixture
     register_source,
 )
 from tests.sample_events import load_event
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from contactsync_ops.local_stack.endpoints import LocalEndpoints
     from tests.integration.test_faults_ingest import InjectFaults, Invoke
 
@@ -51,25 +50,22 @@ def stack(local_endpoints: LocalEndpoints) -> ProvisionedStack:
     return provision_for_module(local_endpoints, "outbox")
 
 
-def ingest_with_outbox(stack: ProvisionedStack) -> tuple[IngestContacts, DynamoOutbox]:
-    """The Ingest function's use case, its publishers holding in the outbox what SQS refuses."""
-    dynamodb = aws_clients.dynamodb_client()
-    sqs = aws_clients.sqs_client()
-    secrets = aws_clients.secrets_manager_client()
-    table = stack.contacts_table
-    outbox = DynamoOutbox(dynamodb, table)
-    deps = IngestDependencies(
-        sources=DynamoSourceRepository(dynamodb, table),
-        contacts=DynamoContactRepository(dynamodb, table),
-        changes=QueueOrHoldChanges(SqsChangePublisher(sqs, stack.queue_url("PushQueue")), outbox),
-        opt_ins=QueueOrHoldOptIns(SqsOptInRequestPublisher(sqs, stack.queue_url("MailQueue")), outbox),
-        suppression=DynamoSuppressionList(
-            dynamodb, table, CachedSecret(secrets, stack.secret_id("SuppressionKeySecret"))
-        ),
-        rate_limiter=DynamoRateLimiter(dynamodb, table),
-        signing_secrets=SecretsManagerSourceSigningSecrets(secrets, stack.secret_id("SourceSigningSecret")),
-    )
-    return IngestContacts(deps), outbox
+@pytest.fixture
+def ingest_with_outbox(
+    stack: ProvisionedStack, aws_local_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[[], tuple[IngestContacts, DynamoOutbox]]:
+    """The Ingest function's use case as ``contactsync.wiring`` builds it, and the outbox it holds in.
+
+    Called after the faults are installed, so the clients it makes carry the hook.
+    """
+
+    def build() -> tuple[IngestContacts, DynamoOutbox]:
+        for name, value in stack.function_environment("IngestFunction").items():
+            monkeypatch.setenv(name, value)
+        clear_container_caches()
+        return wiring.ingest_contacts(), DynamoOutbox(aws_clients.dynamodb_client(), stack.contacts_table)
+
+    return build
 
 
 def sync_tick_relay(stack: ProvisionedStack) -> RelayHeldMessages:
@@ -84,14 +80,14 @@ def sync_tick_relay(stack: ProvisionedStack) -> RelayHeldMessages:
 
 def test_with_sqs_down_changes_wait_in_the_outbox_and_the_sync_tick_delivers_them_once(
     stack: ProvisionedStack,
-    aws_local_env: dict[str, str],
+    ingest_with_outbox: Callable[[], tuple[IngestContacts, DynamoOutbox]],
     inject_faults: InjectFaults,  # noqa: F811
 ) -> None:
     # Given a double opt-in source, and SQS refusing every send attempt
     source_id = f"form-{uuid.uuid4().hex[:8]}"
     token = register_source(stack, source_id)
     counter = inject_faults("sqs=1")
-    ingest, outbox = ingest_with_outbox(stack)
+    ingest, outbox = ingest_with_outbox()
 
     # When two requests of five new contacts arrive
     batches = [new_contacts(5), new_contacts(5)]
@@ -140,14 +136,14 @@ def test_with_sqs_down_changes_wait_in_the_outbox_and_the_sync_tick_delivers_the
 
 def test_messages_that_fail_again_stay_held_for_the_next_tick(
     stack: ProvisionedStack,
-    aws_local_env: dict[str, str],
+    ingest_with_outbox: Callable[[], tuple[IngestContacts, DynamoOutbox]],
     inject_faults: InjectFaults,  # noqa: F811
 ) -> None:
     # Given an outbox holding one change, because SQS refused it
     source_id = f"form-{uuid.uuid4().hex[:8]}"
     token = register_source(stack, source_id)
     counter = inject_faults("sqs=1")
-    ingest, outbox = ingest_with_outbox(stack)
+    ingest, outbox = ingest_with_outbox()
     request = InboundRequest(
         source_id=source_id, headers={"authorization": f"Bearer {token}"}, raw_body="", client_ip=None
     )
@@ -166,7 +162,7 @@ def test_messages_that_fail_again_stay_held_for_the_next_tick(
 
 def test_when_sqs_takes_one_batch_and_refuses_the_next_only_the_refused_changes_are_held(
     stack: ProvisionedStack,
-    aws_local_env: dict[str, str],
+    ingest_with_outbox: Callable[[], tuple[IngestContacts, DynamoOutbox]],
     inject_faults: InjectFaults,  # noqa: F811
 ) -> None:
     # Given a data-only source (changes, no mails) and twelve new contacts: two SendMessageBatch calls
@@ -176,7 +172,7 @@ def test_when_sqs_takes_one_batch_and_refuses_the_next_only_the_refused_changes_
     # And SQS takes the first batch, then refuses every attempt of the second
     # (seed 15 with a 90% share: the first draw passes, the next five fail)
     counter = inject_faults("sqs.SendMessageBatch=0.9,seed=15")
-    ingest, outbox = ingest_with_outbox(stack)
+    ingest, outbox = ingest_with_outbox()
 
     # When the twelve arrive in one request
     contacts = new_contacts(12)

@@ -44,7 +44,6 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
             ),
         )
 
-    @app.exception_handler(ContactsyncError)
     def on_product_error(error: ContactsyncError) -> Response[str]:
         if isinstance(error, ClientError):
             logger.info("request refused", extra={"error_code": error.code, "status": error.status.value})
@@ -56,21 +55,13 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
             error.status, ErrorBody(error=error.code, message=message, request_id=request_id())
         )
 
+    app.exception_handler(ContactsyncError)(on_product_error)
+
     @app.exception_handler(IdempotencyPersistenceLayerError)
-    def on_idempotency_store_failure(error: IdempotencyPersistenceLayerError) -> Response[str]:
+    def on_idempotency_store_failure(_: IdempotencyPersistenceLayerError) -> Response[str]:
         # The idempotency table failed past botocore's retries (throttled or down): the request may
         # or may not have been applied, and a retry with the same key is the way to find out.
-        logger.warning(
-            "request failed", extra={"error_code": ServiceUnavailable.code, "store": "idempotency"}
-        )
-        return error_response(
-            ServiceUnavailable.status,
-            ErrorBody(
-                error=ServiceUnavailable.code,
-                message=ServiceUnavailable.public_message,
-                request_id=request_id(),
-            ),
-        )
+        return on_product_error(ServiceUnavailable("the idempotency store is unavailable"))
 
     @app.exception_handler(RequestValidationError)
     def on_request_validation(error: RequestValidationError) -> Response[str]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -47,28 +49,46 @@ def _plain_number(value: Any) -> Any:
 
 
 BATCH_GET_LIMIT = 100
+READ_CONCURRENCY = 4
+
+
+@lru_cache(maxsize=1)
+def _read_pool() -> ThreadPoolExecutor:
+    """Threads that send one read's BatchGetItem chunks together, built once per container.
+
+    Reading 500 keys is five calls; sent one after another the caller waits five round trips,
+    sent together about one. boto3 clients are thread-safe and keep a pool of connections.
+    """
+    return ThreadPoolExecutor(max_workers=READ_CONCURRENCY, thread_name_prefix="dynamodb-read")
 
 
 def batch_get_items(
     client: DynamoDBClient, table: str, keys: Sequence[Mapping[str, Any]], *, consistent: bool
 ) -> list[dict[str, Any]]:
-    """Every item found for ``keys``, 100 keys a BatchGetItem, unprocessed keys retried."""
+    """Every item found for ``keys``: 100 keys a BatchGetItem, chunks sent together, retries unprocessed."""
+    chunks = [keys[start : start + BATCH_GET_LIMIT] for start in range(0, len(keys), BATCH_GET_LIMIT)]
+    if len(chunks) <= 1:
+        return [item for chunk in chunks for item in _batch_get_chunk(client, table, chunk, consistent)]
+    pool = _read_pool()
+    futures = [pool.submit(_batch_get_chunk, client, table, chunk, consistent) for chunk in chunks]
+    return [item for future in futures for item in future.result()]
+
+
+def _batch_get_chunk(
+    client: DynamoDBClient, table: str, keys: Sequence[Mapping[str, Any]], consistent: bool
+) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
-    for start in range(0, len(keys), BATCH_GET_LIMIT):
-        request: dict[str, KeysAndAttributesTypeDef] = {
-            table: {
-                "Keys": [to_item(key) for key in keys[start : start + BATCH_GET_LIMIT]],
-                "ConsistentRead": consistent,
-            }
-        }
-        while request:
-            try:
-                response = client.batch_get_item(RequestItems=request)
-            except ClientError as error:
-                raise_if_unavailable(error)
-                raise
-            found.extend(from_item(raw) for raw in response.get("Responses", {}).get(table, []))
-            request = cast("dict[str, KeysAndAttributesTypeDef]", response.get("UnprocessedKeys", {}))
+    request: dict[str, KeysAndAttributesTypeDef] = {
+        table: {"Keys": [to_item(key) for key in keys], "ConsistentRead": consistent}
+    }
+    while request:
+        try:
+            response = client.batch_get_item(RequestItems=request)
+        except ClientError as error:
+            raise_if_unavailable(error)
+            raise
+        found.extend(from_item(raw) for raw in response.get("Responses", {}).get(table, []))
+        request = cast("dict[str, KeysAndAttributesTypeDef]", response.get("UnprocessedKeys", {}))
     return found
 
 

@@ -124,6 +124,27 @@ class IngestDependencies:
     signing_secrets: SourceSigningSecrets
 
 
+@dataclass(frozen=True)
+class CheckedPayloads:
+    """Payloads mapped and validated against a source: pure work, so it can be done ahead (imports)."""
+
+    count: int
+    candidates: dict[int, Candidate]
+    rejected: dict[int, list[FieldProblem]]
+
+
+def check_payloads(source: Source, payloads: Sequence[Mapping[str, Any]]) -> CheckedPayloads:
+    """Map and validate each payload with the source's field mapping; no store, no clock."""
+    candidates: dict[int, Candidate] = {}
+    rejected: dict[int, list[FieldProblem]] = {}
+    for index, payload in enumerate(payloads):
+        try:
+            candidates[index] = build_candidate(payload, source)
+        except CandidateRejected as rejection:
+            rejected[index] = rejection.problems
+    return CheckedPayloads(count=len(payloads), candidates=candidates, rejected=rejected)
+
+
 class IngestContacts:
     def __init__(
         self,
@@ -180,16 +201,23 @@ class IngestContacts:
         request: InboundRequest,
         mode: ImportMode = ImportMode.ADD_AND_UPDATE,
     ) -> IngestOutcome:
-        """Apply every payload: batched reads and transactional writes first, one by one where needed."""
+        """Check and apply every payload."""
+        return self.apply(source, check_payloads(source, payloads), request, mode)
+
+    def apply(
+        self,
+        source: Source,
+        checked: CheckedPayloads,
+        request: InboundRequest,
+        mode: ImportMode = ImportMode.ADD_AND_UPDATE,
+    ) -> IngestOutcome:
+        """Apply checked payloads: batched reads and transactional writes first, one by one where needed."""
         now = self._clock()
         ctx = RuleContext(source=source, now=now, resend_interval=self._limits.resend_interval, mode=mode)
-        candidates: dict[int, Candidate] = {}
-        results: dict[int, tuple[Contact | None, Decision]] = {}
-        for index, payload in enumerate(payloads):
-            try:
-                candidates[index] = build_candidate(payload, source)
-            except CandidateRejected as rejected:
-                results[index] = (None, Decision(problems=rejected.problems))
+        candidates = checked.candidates
+        results: dict[int, tuple[Contact | None, Decision]] = {
+            index: (None, Decision(problems=problems)) for index, problems in checked.rejected.items()
+        }
         try:
             one_by_one = self._apply_in_bulk(candidates, ctx, results)
             for index in one_by_one:
@@ -201,7 +229,7 @@ class IngestContacts:
             with contextlib.suppress(ServiceUnavailable):
                 self._finish(source, request, now, [results[index] for index in sorted(results)])
             raise failure
-        return self._finish(source, request, now, [results[index] for index in range(len(payloads))])
+        return self._finish(source, request, now, [results[index] for index in range(checked.count)])
 
     def _apply_in_bulk(
         self,

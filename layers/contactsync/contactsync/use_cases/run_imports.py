@@ -30,7 +30,14 @@ from contactsync.domain.import_jobs import (
 from contactsync.domain.source import ConsentMode, Source
 from contactsync.errors import ClientError, ConfigurationError, ServiceUnavailable
 from contactsync.ports import JobRepository, RunQueue, RunRepository
-from contactsync.use_cases.ingest_contacts import Effect, InboundRequest, IngestContacts
+from contactsync.use_cases.ingest_contacts import (
+    CheckedPayloads,
+    Effect,
+    InboundRequest,
+    IngestContacts,
+    check_payloads,
+)
+from contactsync.use_cases.read_ahead import ReadAhead
 
 ALLOWED_EVERY_HOURS = (1, 2, 3, 4, 6, 8, 12, 24)
 MAX_REJECTIONS_KEPT = 1000
@@ -208,14 +215,22 @@ class RunImport:
                 run=self._finish(run, RunStatus.FAILED, "no connector for this source"), finished=True
             )
         source = source_for(job)
+        checkpoint, cursor = run.checkpoint, run.incremental_cursor
         try:
-            for page in connector.pages(job, run.checkpoint, run.incremental_cursor):
-                applied = self._apply_page(job, source, run, page)
-                if not self._runs.save(applied, expected_pages=run.counters.pages):
-                    return SliceResult(run=None, finished=True)  # another invocation has this run
-                run = applied
-                if page.next_checkpoint is not None and seconds_left() < HANDOVER_MARGIN_SECONDS:
-                    return SliceResult(run=run, finished=False)
+            # The next page is read and checked while this one is stored (``ReadAhead``).
+            with ReadAhead(
+                lambda: (
+                    _check_page(job, source, page, read_at=self._clock())
+                    for page in connector.pages(job, checkpoint, cursor)
+                )
+            ) as pages:
+                for page in pages:
+                    applied = self._apply_page(job, source, run, page)
+                    if not self._runs.save(applied, expected_pages=run.counters.pages):
+                        return SliceResult(run=None, finished=True)  # another invocation has this run
+                    run = applied
+                    if page.next_checkpoint is not None and seconds_left() < HANDOVER_MARGIN_SECONDS:
+                        return SliceResult(run=run, finished=False)
         except ServiceUnavailable:
             raise  # the queue brings the run back; it resumes from its checkpoint
         except (ConfigurationError, ClientError) as error:
@@ -226,26 +241,15 @@ class RunImport:
             self._jobs.put(job.model_copy(update={"incremental_cursor": finished.incremental_cursor}))
         return SliceResult(run=finished, finished=True)
 
-    def _apply_page(self, job: ImportJob, source: Source, run: JobRun, page: SourcePage) -> JobRun:
+    def _apply_page(self, job: ImportJob, source: Source, run: JobRun, page: CheckedPage) -> JobRun:
         counters = run.counters.model_copy()
-        rejections = list(run.rejections)
-        payloads: list[dict[str, Any]] = []
-        wheres: list[str] = []
-        read_at = self._clock()
-        for record in page.records:
-            if record.problem is not None:
-                counters.rejected += 1
-                rejections.append(Rejection(where=record.where, reason=record.problem))
-                continue
-            if not _selected(job, record.fields):
-                counters.skipped += 1
-                continue
-            payloads.append(_with_consent(job, record.fields, read_at))
-            wheres.append(record.where)
-        if payloads:
-            outcome = self._ingest.execute(
+        counters.rejected += len(page.rejections)
+        counters.skipped += page.skipped
+        rejections = [*run.rejections, *page.rejections]
+        if page.payloads.count:
+            outcome = self._ingest.apply(
                 source,
-                payloads,
+                page.payloads,
                 InboundRequest(
                     source_id=source.source_id, headers={}, raw_body="", user_agent="contactsync import"
                 ),
@@ -268,7 +272,7 @@ class RunImport:
                     case Effect.REJECTED:
                         counters.rejected += 1
                         reason = "; ".join(f"{p.path}: {p.message}" for p in item.problems)
-                        rejections.append(Rejection(where=wheres[item.index], reason=reason))
+                        rejections.append(Rejection(where=page.wheres[item.index], reason=reason))
         counters.pages += 1
         return run.model_copy(
             update={
@@ -283,6 +287,41 @@ class RunImport:
         finished = run.model_copy(update={"status": status, "finished_at": self._clock(), "error": error})
         self._runs.save(finished, expected_pages=run.counters.pages)
         return finished
+
+
+@dataclass(frozen=True)
+class CheckedPage:
+    """A source page with its records selected, mapped and validated; nothing stored yet."""
+
+    payloads: CheckedPayloads
+    wheres: list[str]  # where each payload came from in the source, for rejections
+    rejections: list[Rejection]  # records the connector could not read
+    skipped: int  # records the job's selection leaves out
+    next_checkpoint: str | None
+    incremental_cursor: str | None
+
+
+def _check_page(job: ImportJob, source: Source, page: SourcePage, *, read_at: datetime) -> CheckedPage:
+    rejections: list[Rejection] = []
+    skipped = 0
+    payloads: list[dict[str, Any]] = []
+    wheres: list[str] = []
+    for record in page.records:
+        if record.problem is not None:
+            rejections.append(Rejection(where=record.where, reason=record.problem))
+        elif not _selected(job, record.fields):
+            skipped += 1
+        else:
+            payloads.append(_with_consent(job, record.fields, read_at))
+            wheres.append(record.where)
+    return CheckedPage(
+        payloads=check_payloads(source, payloads),
+        wheres=wheres,
+        rejections=rejections,
+        skipped=skipped,
+        next_checkpoint=page.next_checkpoint,
+        incremental_cursor=page.incremental_cursor,
+    )
 
 
 def _selected(job: ImportJob, fields: Mapping[str, Any]) -> bool:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -111,8 +112,12 @@ class FieldMapping(BaseModel):
     keep_unmapped: bool = Field(default=True, description="unmapped fields become custom attributes")
 
 
+@lru_cache(maxsize=4096)
 def fold_key(key: str) -> str:
-    """``Prénom`` -> ``prenom``, ``E-mail Address`` -> ``e_mail_address``."""
+    """``Prénom`` -> ``prenom``, ``E-mail Address`` -> ``e_mail_address``.
+
+    Cached: every record of a source repeats the same few keys.
+    """
     plain = unicodedata.normalize("NFKD", key).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "_", plain.lower()).strip("_")
 
@@ -293,9 +298,10 @@ def map_payload(payload: Mapping[str, Any], mapping: FieldMapping) -> MappedFiel
     for key, raw in payload.items():
         if key in used_keys or raw is None or raw == "":
             continue
-        target = ALIAS_TO_FIELD.get(fold_key(key))
-        if target is None and fold_key(key) in CANONICAL_FIELDS:
-            target = fold_key(key)
+        folded = fold_key(key)
+        target = ALIAS_TO_FIELD.get(folded)
+        if target is None and folded in CANONICAL_FIELDS:
+            target = folded
         if target is not None and target not in result.values:
             if isinstance(raw, Mapping | list) and target not in {"tags", "lists"}:
                 result.problems[key] = "expected text, got a structure"

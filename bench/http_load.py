@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 INGEST_PATH = "/v1/sources/{source_id}/contacts"
 NULL_FUNCTION_DIR = Path(__file__).resolve().parent / "null_function"
+FLOOR_FUNCTION_DIR = Path(__file__).resolve().parent / "floor_function"
 
 
 def ingest_function_id(stack: LocalStack) -> str:
@@ -32,17 +33,20 @@ def ingest_function_id(stack: LocalStack) -> str:
     raise RuntimeError(f"no function serves POST {INGEST_PATH} in the template")
 
 
-class NullGateway:
-    """The same gateway and worker runtime as the stack's, in front of a handler that only returns 202."""
+class ReferenceGateway:
+    """The same gateway and worker runtime as the stack's, with the Ingest function's settings, in front
+    of a reference handler: ``NULL_FUNCTION_DIR`` only returns 202 (the gateway's ceiling),
+    ``FLOOR_FUNCTION_DIR`` makes the bare calls that store one new contact (the storage floor).
+    """
 
-    def __init__(self, stack: LocalStack) -> None:
+    def __init__(self, stack: LocalStack, function_dir: Path) -> None:
         assert stack.template is not None
         assert stack.endpoints is not None
         logical_id = ingest_function_id(stack)
         spec = dataclasses.replace(
             stack.template.functions[logical_id],
-            name="bench-null-202",
-            code_dir=NULL_FUNCTION_DIR,
+            name=f"bench-{function_dir.name}",
+            code_dir=function_dir,
             handler="app.lambda_handler",
             schedules=(),
             sqs_events=(),

@@ -44,7 +44,15 @@ from typing import Any
 
 from bench import cold_start
 from bench.calls import CallCounter, compare, minimum_for_new, minimum_for_unchanged
-from bench.http_load import LoadResult, NullGateway, QueuePurger, run_load, warm_up
+from bench.http_load import (
+    FLOOR_FUNCTION_DIR,
+    NULL_FUNCTION_DIR,
+    LoadResult,
+    QueuePurger,
+    ReferenceGateway,
+    run_load,
+    warm_up,
+)
 from bench.push import PushBench, PushEnvironment, check_push
 from bench.push import table_rows as push_table_rows
 from bench.references import common_way, prepare_contacts, storage_floor_new, storage_floor_unchanged
@@ -156,15 +164,23 @@ class Bench:
 
     # ------------------------------------------------------------------ 1. HTTP ingest
     def http_single(self, sizes: Sizes) -> dict[str, Any]:
-        null_gateway = NullGateway(self.stack)
+        """Single-contact webhooks against two references behind the same gateway and workers.
+
+        The ceiling: a handler that only answers 202 (the issue's reference, and its 0.5x target).
+        The storage floor: a handler that makes only the bare calls that store one new contact
+        (``bench/floor_function``), so the ratio to it is what the product's own logic costs.
+        """
+        null_gateway = ReferenceGateway(self.stack, NULL_FUNCTION_DIR)
+        floor_gateway = ReferenceGateway(self.stack, FLOOR_FUNCTION_DIR)
         null_url = null_gateway.start() + "/v1/sources/{}/contacts"
+        floor_url = floor_gateway.start() + "/v1/sources/{}/contacts"
         product_url = self.api_url + "/v1/sources/{}/contacts"
         try:
             _, warm_token = self.register("bench-warm", ConsentMode.DATA_ONLY)
             headers = {"Authorization": f"Bearer {warm_token}", "Content-Type": "application/json"}
-            warm_emails = self.emails("warm", SENDERS)
-            for url in (product_url, null_url):
-                warm_up(url.format("bench-warm"), lambda i: _single(warm_emails[i]), headers, SENDERS)
+            for label, url in (("product", product_url), ("null", null_url), ("floor", floor_url)):
+                warm_emails = self.emails(f"warm-{label}", SENDERS)
+                warm_up(url.format("bench-warm"), lambda i, e=warm_emails: _single(e[i]), headers, SENDERS)
 
             figures: dict[str, Any] = {}
             for name, senders in (("ingest_single_sequential", 1), ("ingest_single_concurrent4", SENDERS)):
@@ -172,9 +188,11 @@ class Bench:
                 _, token = self.register(source_id, ConsentMode.DATA_ONLY)
                 headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
                 bodies = [_single(email) for email in self.emails(source_id, sizes.single_requests)]
-                reference = run_load(
-                    null_url.format(source_id), bodies, headers, senders, lambda r: r.status_code == 202
-                )
+                floor_bodies = [_single(e) for e in self.emails(f"{source_id}-floor", sizes.single_requests)]
+                reference = run_load(null_url.format(source_id), bodies, headers, senders, _answered_202)
+                self.purger.purge_now()
+                floor = run_load(floor_url.format(source_id), floor_bodies, headers, senders, _answered_202)
+                self.purger.purge_now()
                 measured = run_load(product_url.format(source_id), bodies, headers, senders, _accepted(1))
                 figures[name] = {
                     "senders": senders,
@@ -186,10 +204,17 @@ class Bench:
                     "ratio_to_reference": round(measured.requests_per_s / reference.requests_per_s, 3),
                     "p50_ratio_to_reference": round(measured.percentile(50) / reference.percentile(50), 2),
                     "target_ratio_at_least": 0.5,
+                    "storage_floor": {
+                        "what": "same local gateway and workers, handler making only the bare calls that "
+                        "store one new contact (2 BatchGetItem, 1 TransactWriteItems, 1 SendMessageBatch)",
+                        **floor.summary(),
+                    },
+                    "ratio_to_storage_floor": round(measured.requests_per_s / floor.requests_per_s, 3),
                 }
             return figures
         finally:
             null_gateway.stop()
+            floor_gateway.stop()
 
     def http_batches(self, sizes: Sizes, floor_contacts_per_s: float) -> dict[str, Any]:
         figures: dict[str, Any] = {}
@@ -376,6 +401,10 @@ def _single(email: str) -> str:
     return json.dumps(_contact(email))
 
 
+def _answered_202(response: Any) -> bool:
+    return bool(response.status_code == 202)
+
+
 def _accepted(expected: int) -> Any:
     def check(response: Any) -> bool:
         return bool(response.status_code == 202 and response.json().get("accepted") == expected)
@@ -385,8 +414,20 @@ def _accepted(expected: int) -> Any:
 
 # ---------------------------------------------------------------------- checks, table, machine
 REQUIRED_FIGURES: dict[str, tuple[str, ...]] = {
-    "ingest_single_sequential": ("requests_per_s", "p50_ms", "p99_ms", "ratio_to_reference"),
-    "ingest_single_concurrent4": ("requests_per_s", "p50_ms", "p99_ms", "ratio_to_reference"),
+    "ingest_single_sequential": (
+        "requests_per_s",
+        "p50_ms",
+        "p99_ms",
+        "ratio_to_reference",
+        "ratio_to_storage_floor",
+    ),
+    "ingest_single_concurrent4": (
+        "requests_per_s",
+        "p50_ms",
+        "p99_ms",
+        "ratio_to_reference",
+        "ratio_to_storage_floor",
+    ),
     "ingest_batch": ("contacts_per_s", "ratio_to_reference"),
     "ingest_batch_double_opt_in": ("contacts_per_s", "ratio_to_reference"),
     "storage_new_vs_references": ("ratio_to_floor", "speedup_vs_common_way", "common_way_calls"),
@@ -504,6 +545,16 @@ def _ingest_rows(f: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 f"{x['ratio_to_reference']:.2f}x (target >= 0.5x)",
             )
         )
+        if "storage_floor" in x:
+            floor = x["storage_floor"]
+            rows.append(
+                (
+                    f"  same, against the storage floor (n={x['requests']})",
+                    f"{x['requests_per_s']:.0f} req/s",
+                    f"bare calls: {floor['requests_per_s']:.0f} req/s, p50 {floor['p50_ms']:.1f} ms",
+                    f"{x['ratio_to_storage_floor']:.2f}x",
+                )
+            )
     for name, label in (("ingest_batch", "batches, data_only"), ("ingest_batch_double_opt_in", "batch, DOI")):
         x = f[name]
         failed = x["contacts_per_s"] is None

@@ -128,13 +128,16 @@ def run_load(
 
 
 def warm_up(url: str, body_for: Callable[[int], str], headers: dict[str, str], workers: int) -> None:
-    """Start every warm worker of the pool (cold starts are not what these figures measure)."""
-    for _ in range(2):
+    """Start every warm worker of the pool (cold starts are not what these figures measure).
+
+    Two rounds of ``workers`` requests; ``body_for`` gets 0 .. 2 * workers - 1, so each body can be new.
+    """
+    for first in (0, workers):
         with ThreadPoolExecutor(max_workers=workers) as pool:
             list(
                 pool.map(
                     lambda i: requests.post(url, data=body_for(i), headers=headers, timeout=120),
-                    range(workers),
+                    range(first, first + workers),
                 )
             )
 

@@ -179,7 +179,7 @@ class Bench:
             _, warm_token = self.register("bench-warm", ConsentMode.DATA_ONLY)
             headers = {"Authorization": f"Bearer {warm_token}", "Content-Type": "application/json"}
             for label, url in (("product", product_url), ("null", null_url), ("floor", floor_url)):
-                warm_emails = self.emails(f"warm-{label}", SENDERS)
+                warm_emails = self.emails(f"warm-{label}", 2 * SENDERS)  # the floor stores new contacts only
                 warm_up(url.format("bench-warm"), lambda i, e=warm_emails: _single(e[i]), headers, SENDERS)
 
             figures: dict[str, Any] = {}

@@ -2,7 +2,8 @@
 
 A run streams its source page by page in constant memory, applies each page with
 the same batched path as webhooks (BatchGetItem, transactions, SendMessageBatch),
-and saves its checkpoint and counters after every page. It hands over to a new
+and saves its checkpoint and counters after every page. The next page is read and
+validated in a background thread while the current one is stored (``ReadAhead``). It hands over to a new
 invocation before the Lambda timeout, and a run that crashed resumes from its
 last checkpoint: a page applied twice finds its contacts unchanged, so nothing is
 written, pushed or counted twice.

@@ -78,6 +78,13 @@ def sync_tick_relay(stack: ProvisionedStack) -> RelayHeldMessages:
     )
 
 
+def bearer_request(source_id: str, token: str) -> InboundRequest:
+    """What the Ingest function hands the use case for a request with the source's bearer token."""
+    return InboundRequest(
+        source_id=source_id, headers={"authorization": f"Bearer {token}"}, raw_body="", client_ip=None
+    )
+
+
 def test_with_sqs_down_changes_wait_in_the_outbox_and_the_sync_tick_delivers_them_once(
     stack: ProvisionedStack,
     ingest_with_outbox: Callable[[], tuple[IngestContacts, DynamoOutbox]],
@@ -92,9 +99,7 @@ def test_with_sqs_down_changes_wait_in_the_outbox_and_the_sync_tick_delivers_the
     # When two requests of five new contacts arrive
     batches = [new_contacts(5), new_contacts(5)]
     for batch in batches:
-        request = InboundRequest(
-            source_id=source_id, headers={"authorization": f"Bearer {token}"}, raw_body="", client_ip=None
-        )
+        request = bearer_request(source_id, token)
         outcome = ingest.execute(ingest.authenticate(request), batch, request)
 
         # Then each is accepted (the Ingest function answers 202): the work is stored and will be delivered
@@ -114,9 +119,7 @@ def test_with_sqs_down_changes_wait_in_the_outbox_and_the_sync_tick_delivers_the
 
     # When the same requests are sent again while SQS is still down: nothing new to queue or hold
     for batch in batches:
-        request = InboundRequest(
-            source_id=source_id, headers={"authorization": f"Bearer {token}"}, raw_body="", client_ip=None
-        )
+        request = bearer_request(source_id, token)
         ingest.execute(ingest.authenticate(request), batch, request)
     assert len(outbox.held()) == 20
 
@@ -144,9 +147,7 @@ def test_messages_that_fail_again_stay_held_for_the_next_tick(
     token = register_source(stack, source_id)
     counter = inject_faults("sqs=1")
     ingest, outbox = ingest_with_outbox()
-    request = InboundRequest(
-        source_id=source_id, headers={"authorization": f"Bearer {token}"}, raw_body="", client_ip=None
-    )
+    request = bearer_request(source_id, token)
     ingest.execute(ingest.authenticate(request), new_contacts(1), request)
     assert len(outbox.held()) == 2
 
@@ -176,9 +177,7 @@ def test_when_sqs_takes_one_batch_and_refuses_the_next_only_the_refused_changes_
 
     # When the twelve arrive in one request
     contacts = new_contacts(12)
-    request = InboundRequest(
-        source_id=source_id, headers={"authorization": f"Bearer {token}"}, raw_body="", client_ip=None
-    )
+    request = bearer_request(source_id, token)
     outcome = ingest.execute(ingest.authenticate(request), contacts, request)
     counter.stop_injecting()
 

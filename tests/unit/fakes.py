@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from contactsync.domain.change import ContactChange
 from contactsync.domain.contact import Contact
@@ -11,6 +12,7 @@ from contactsync.domain.destination import Destination
 from contactsync.domain.source import Source
 from contactsync.errors import DeliveryFailed
 from contactsync.models.queue_messages import OptInRequest
+from contactsync.use_cases.ingest_contacts import IngestDependencies
 
 
 class InMemoryContacts:
@@ -152,3 +154,17 @@ class RecordingGateway:
         if contact.contact_id in self.failing:
             raise DeliveryFailed(destination.destination_id, "HTTP 503")
         self.delivered.append((destination.destination_id, contact.contact_id, change.version))
+
+
+def in_memory_dependencies(**chosen: Any) -> IngestDependencies:
+    """Ingest's ports on fresh in-memory fakes; pass the ones the test looks at or sets up."""
+    ports: dict[str, Any] = {
+        "sources": InMemorySources(),
+        "contacts": InMemoryContacts(),
+        "changes": RecordingPublisher(),
+        "opt_ins": RecordingOptIns(),
+        "suppression": InMemorySuppression(),
+        "rate_limiter": CountingRateLimiter(),
+        "signing_secrets": StaticSigningSecrets(),
+    }
+    return IngestDependencies(**{**ports, **chosen})

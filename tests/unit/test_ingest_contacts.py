@@ -18,17 +18,16 @@ from contactsync.errors import AuthenticationFailed, RateLimited, SourceNotFound
 from contactsync.use_cases.ingest_contacts import (
     InboundRequest,
     IngestContacts,
-    IngestDependencies,
     OptInLimits,
 )
 from tests.unit.fakes import (
-    CountingRateLimiter,
     InMemoryContacts,
     InMemorySources,
     InMemorySuppression,
     RecordingOptIns,
     RecordingPublisher,
     StaticSigningSecrets,
+    in_memory_dependencies,
 )
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -77,13 +76,12 @@ def world() -> World:
     )
     clock = [NOW]
     ids = iter(f"id{n}" for n in range(1000))
-    deps = IngestDependencies(
+    deps = in_memory_dependencies(
         sources=InMemorySources(make_source()),
         contacts=contacts,
         changes=changes,
         opt_ins=opt_ins,
         suppression=suppression,
-        rate_limiter=CountingRateLimiter(),
         signing_secrets=StaticSigningSecrets({"signed": [SECRET]}),
     )
     use_case = IngestContacts(deps, clock=lambda: clock[0], new_id=lambda: next(ids))
@@ -309,14 +307,8 @@ def test_confirmation_mails_per_client_ip_are_capped_and_the_answer_does_not_cha
     # Given a public form that may send at most 2 confirmation mails an hour per client IP
     form = make_source(public_form=True)
     contacts, changes, opt_ins = InMemoryContacts(), RecordingPublisher(), RecordingOptIns()
-    deps = IngestDependencies(
-        sources=InMemorySources(form),
-        contacts=contacts,
-        changes=changes,
-        opt_ins=opt_ins,
-        suppression=InMemorySuppression(),
-        rate_limiter=CountingRateLimiter(),
-        signing_secrets=StaticSigningSecrets(),
+    deps = in_memory_dependencies(
+        sources=InMemorySources(form), contacts=contacts, changes=changes, opt_ins=opt_ins
     )
     use_case = IngestContacts(deps, limits=OptInLimits(per_ip_per_hour=2), clock=lambda: NOW)
     request = InboundRequest("shop", {}, "", client_ip="198.51.100.66", user_agent="bot")
@@ -332,15 +324,7 @@ def test_a_shops_server_sending_many_sign_ups_from_one_address_mails_every_one_o
     # Given a shop's server (not a public form) whose webhooks all come from one IP, and a cap of 2
     shop = make_source()
     opt_ins = RecordingOptIns()
-    deps = IngestDependencies(
-        sources=InMemorySources(shop),
-        contacts=InMemoryContacts(),
-        changes=RecordingPublisher(),
-        opt_ins=opt_ins,
-        suppression=InMemorySuppression(),
-        rate_limiter=CountingRateLimiter(),
-        signing_secrets=StaticSigningSecrets(),
-    )
+    deps = in_memory_dependencies(sources=InMemorySources(shop), opt_ins=opt_ins)
     use_case = IngestContacts(deps, limits=OptInLimits(per_ip_per_hour=2), clock=lambda: NOW)
     request = InboundRequest("shop", {}, "", client_ip="203.0.113.10", user_agent="shop-server")
     # When it sends thirty new sign-ups within the hour

@@ -9,15 +9,10 @@ import pytest
 from contactsync.adapters.recent_sources import RecentSources
 from contactsync.domain.source import Source, TokenHash, hash_token
 from contactsync.errors import AuthenticationFailed, SourceNotFound
-from contactsync.use_cases.ingest_contacts import InboundRequest, IngestContacts, IngestDependencies
+from contactsync.use_cases.ingest_contacts import InboundRequest, IngestContacts
 from tests.unit.fakes import (
-    CountingRateLimiter,
-    InMemoryContacts,
     InMemorySources,
-    InMemorySuppression,
-    RecordingOptIns,
-    RecordingPublisher,
-    StaticSigningSecrets,
+    in_memory_dependencies,
 )
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -53,18 +48,7 @@ def shop(token: str, **changes: object) -> Source:
 
 
 def ingest_with(sources: RecentSources) -> IngestContacts:
-    return IngestContacts(
-        IngestDependencies(
-            sources=sources,
-            contacts=InMemoryContacts(),
-            changes=RecordingPublisher(),
-            opt_ins=RecordingOptIns(),
-            suppression=InMemorySuppression(),
-            rate_limiter=CountingRateLimiter(),
-            signing_secrets=StaticSigningSecrets(),
-        ),
-        clock=lambda: NOW,
-    )
+    return IngestContacts(in_memory_dependencies(sources=sources), clock=lambda: NOW)
 
 
 def request_with(token: str) -> InboundRequest:

@@ -19,16 +19,13 @@ from contactsync.domain.import_jobs import (
     SourcePage,
     SourceRecord,
 )
-from contactsync.use_cases.ingest_contacts import IngestContacts, IngestDependencies
+from contactsync.use_cases.ingest_contacts import IngestContacts
 from contactsync.use_cases.run_imports import JobRefused, ManageImportJobs, RunImport, next_run_after
 from tests.unit.fakes import (
-    CountingRateLimiter,
     InMemoryContacts,
-    InMemorySources,
-    InMemorySuppression,
     RecordingOptIns,
     RecordingPublisher,
-    StaticSigningSecrets,
+    in_memory_dependencies,
 )
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -117,11 +114,7 @@ def world(
     records: list[dict[str, str]], job: ImportJob
 ) -> tuple[ManageImportJobs, RunImport, InMemoryContacts, PagedSource, RecordingPublisher]:
     contacts, changes, opt_ins = InMemoryContacts(), RecordingPublisher(), RecordingOptIns()
-    deps = IngestDependencies(
-        sources=InMemorySources(), contacts=contacts, changes=changes, opt_ins=opt_ins,
-        suppression=InMemorySuppression(), rate_limiter=CountingRateLimiter(),
-        signing_secrets=StaticSigningSecrets(),
-    )  # fmt: skip
+    deps = in_memory_dependencies(contacts=contacts, changes=changes, opt_ins=opt_ins)
     ids = iter(f"c{n}" for n in range(10_000))
     ingest = IngestContacts(deps, clock=lambda: NOW, new_id=lambda: next(ids))
     jobs, runs, queue = InMemoryJobs(), InMemoryRuns(), RecordingRunQueue()

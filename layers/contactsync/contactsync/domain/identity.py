@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from email_validator import EmailNotValidError, validate_email
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from email_validator import EmailNotValidError
 
 
 class InvalidIdentity(ValueError):
@@ -13,7 +16,11 @@ def normalise_email(raw: str) -> str:
     """Trim, check the syntax (no DNS), lowercase and IDNA-encode the domain.
 
     The local part keeps its case for display; ``email_key`` is what identifies.
+    email-validator is imported here, not with the module: Push, Mail and the pages use contacts
+    without checking addresses, and its import is about 20 ms of their cold start.
     """
+    from email_validator import EmailNotValidError, validate_email
+
     candidate = raw.strip()
     try:
         checked = validate_email(candidate, check_deliverability=False, allow_smtputf8=True)

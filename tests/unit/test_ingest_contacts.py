@@ -169,6 +169,29 @@ def test_an_opted_out_address_is_never_resubscribed_by_a_webhook(world: World) -
     assert world.only_contact().status is SubscriptionStatus.UNSUBSCRIBED
 
 
+def test_a_data_update_for_an_opted_out_contact_mails_nobody(world: World) -> None:
+    # Given a contact who opted out
+    source = make_source(ConsentMode.CONSENT_ON_FILE)
+    evidence = {"consent_basis": "express", "consent_obtained_at": "2026-11-01", "consent_method": "form"}
+    world.send(source, {"email": "a@b.co", "first_name": "Ann", **evidence})
+    world.send(source, {"email": "a@b.co", "type": "contact.unsubscribed"})
+    # When a double opt-in source sends an update (not a subscribe) for them
+    world.send(make_source(), {"email": "a@b.co", "type": "member.plan_changed", "last_name": "Roy"})
+    # Then the data is applied, they stay opted out, and no request for consent goes out
+    contact = world.only_contact()
+    assert (contact.status, contact.profile.last_name) == (SubscriptionStatus.UNSUBSCRIBED, "Roy")
+    assert contact.pending_change is None
+    assert world.opt_ins.published == []
+    # But when they sign up again themselves, they get a confirmation mail (a new opt-in)
+    world.send(make_source(), {"email": "a@b.co", "type": "contact.subscribed"})
+    assert [o.kind for o in world.opt_ins.published] == [OptInKind.SUBSCRIPTION]
+    assert world.only_contact().status is SubscriptionStatus.UNSUBSCRIBED
+    # And signing up again the same day sends no second one
+    world.clock[0] = NOW + timedelta(hours=2)
+    world.send(make_source(), {"email": "a@b.co", "type": "contact.subscribed"})
+    assert len(world.opt_ins.published) == 1
+
+
 def test_an_erased_address_comes_back_unsubscribed(world: World) -> None:
     world.suppression.suppress("EMAIL#a@b.co")
     world.send(make_source(), {"email": "A@b.co"})

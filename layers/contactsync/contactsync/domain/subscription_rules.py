@@ -1,8 +1,10 @@
 """The consent rules: what a request does to a contact, as a pure decision.
 
 - A new contact from a double opt-in source is pending and gets a confirmation mail.
-- Changes to a subscribed (or opted-out) contact from a double opt-in source wait
-  as a pending change until the owner of the address confirms.
+- Changes to a subscribed contact from a double opt-in source wait as a pending
+  change until the owner of the address confirms; so does a new subscribe request
+  for an opted-out contact. Other requests about an opted-out contact update its
+  data and mail nobody.
 - A consent-on-file source must carry the evidence; it subscribes at once.
 - A confirmed contact is never downgraded by a request; only an explicit
   unsubscribe event opts it out. An opted-out or erased address is never
@@ -168,7 +170,25 @@ def decide_existing(existing: Contact, candidate: Candidate, ctx: RuleContext) -
     )
     double_opt_in = ctx.source.consent_mode is ConsentMode.DOUBLE_OPT_IN
 
-    if existing.status in {SubscriptionStatus.SUBSCRIBED, SubscriptionStatus.UNSUBSCRIBED} and double_opt_in:
+    if existing.status is SubscriptionStatus.UNSUBSCRIBED and action is not EventAction.SUBSCRIBE:
+        # A request for consent is itself a commercial message (CASL): someone who opted out is
+        # only asked again when a request says they want to subscribe. Their data stays current.
+        return _apply(existing, merged, dict.fromkeys(new_lists, existing.status), ctx)
+
+    if existing.status is SubscriptionStatus.UNSUBSCRIBED and double_opt_in:
+        # Signing up again (the only request that gets here): a new confirmed opt-in is the one way
+        # back, and at most one request for it goes out per resend interval.
+        if not _may_resend(existing, ctx):
+            return Decision()
+        pending = PendingChange(
+            profile=merged, lists=new_lists, source_id=ctx.source.source_id, requested_at=ctx.now
+        )
+        return Decision(
+            contact=_bump(existing, ctx, pending_change=pending, opt_in_requested_at=ctx.now),
+            opt_in=OptInKind.SUBSCRIPTION,
+        )
+
+    if existing.status is SubscriptionStatus.SUBSCRIBED and double_opt_in:
         if merged == existing.profile and not new_lists:
             return Decision()
         if (
@@ -181,11 +201,9 @@ def decide_existing(existing: Contact, candidate: Candidate, ctx: RuleContext) -
         )
         if existing.pending_change is not None and existing.pending_change.profile == merged:
             return Decision()
-        kind = (
-            OptInKind.CHANGE if existing.status is SubscriptionStatus.SUBSCRIBED else OptInKind.SUBSCRIPTION
-        )
         return Decision(
-            contact=_bump(existing, ctx, pending_change=pending, opt_in_requested_at=ctx.now), opt_in=kind
+            contact=_bump(existing, ctx, pending_change=pending, opt_in_requested_at=ctx.now),
+            opt_in=OptInKind.CHANGE,
         )
 
     if action is EventAction.SUBSCRIBE and existing.status in {

@@ -246,6 +246,27 @@ def test_an_email_change_moves_the_contact(world: World) -> None:
     assert world.contacts.find_by_identity("EMAIL#old@b.co") is None
 
 
+def test_an_email_change_keeps_both_addresses_opt_outs(world: World) -> None:
+    # Given an opted-out contact, and an address that was erased (suppressed)
+    source = make_source(ConsentMode.CONSENT_ON_FILE)
+    evidence = {"consent_basis": "express", "consent_obtained_at": "2026-11-01", "consent_method": "form"}
+    world.send(source, {"email": "out@b.co", **evidence}, {"email": "sub@b.co", **evidence})
+    world.send(source, {"email": "out@b.co", "type": "contact.unsubscribed"})
+    world.suppression.suppress("EMAIL#erased@b.co")
+    # When the opted-out contact moves to a new address, and the subscribed one onto the erased address
+    world.send(source, {"type": "member.email_changed", "email": "new@b.co", "previous_email": "out@b.co"})
+    world.send(source, {"type": "member.email_changed", "email": "erased@b.co", "previous_email": "sub@b.co"})
+    # Then the contact on the erased address is opted out,
+    moved = world.contacts.find_by_identity("EMAIL#erased@b.co")
+    assert moved is not None
+    assert moved.status is SubscriptionStatus.UNSUBSCRIBED
+    # and the address the opted-out contact left is not free to subscribe again
+    world.send(source, {"email": "out@b.co", **evidence})
+    again = world.contacts.find_by_identity("EMAIL#out@b.co")
+    assert again is not None
+    assert again.status is SubscriptionStatus.UNSUBSCRIBED
+
+
 def test_an_email_change_onto_another_contacts_address_is_rejected(world: World) -> None:
     source = make_source(ConsentMode.DATA_ONLY)
     world.send(source, {"email": "one@b.co"}, {"email": "two@b.co"})

@@ -27,7 +27,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from contactsync.domain.candidates import CandidateRejected, build_candidate
 from contactsync.domain.change import ChangeKind, ContactChange
-from contactsync.domain.contact import Contact, identity_key_for, utc_now
+from contactsync.domain.contact import Contact, SubscriptionStatus, identity_key_for, utc_now
 from contactsync.domain.identity import email_key
 from contactsync.domain.import_jobs import ImportMode
 from contactsync.domain.source import AuthMode, EventAction, Source
@@ -449,6 +449,9 @@ class IngestContacts:
         holder = self._deps.contacts.find_by_identity(new_identity)
         if holder is not None and holder.contact_id != current.contact_id:
             return None, Decision(problems=[FieldProblem("email", "this address belongs to another contact")])
+        if current.status is SubscriptionStatus.UNSUBSCRIBED:
+            # The old address opted out: it stays suppressed once no contact holds it any more.
+            self._deps.suppression.suppress(previous_identity)
         profile = merge_profile(current.profile, candidate)
         moved = current.model_copy(
             update={
@@ -458,6 +461,16 @@ class IngestContacts:
                 "updated_at": ctx.now,
             }
         )
+        if self._deps.suppression.is_suppressed(new_identity):
+            # The new address opted out before (or was erased): the contact moves onto it opted out.
+            opted_out = SubscriptionStatus.UNSUBSCRIBED
+            moved = moved.model_copy(
+                update={
+                    "status": opted_out,
+                    "lists": dict.fromkeys(moved.lists, opted_out),
+                    "pending_change": None,
+                }
+            )
         if not self._deps.contacts.move_identity(moved, previous_identity, expected_version=current.version):
             raise _Conflict
         return moved, Decision(contact=moved, change_kind=ChangeKind.EMAIL_CHANGED)

@@ -398,3 +398,27 @@ def test_queue_pollers_fit_in_the_functions_reserved_concurrency(template: dict[
         assert pollers <= reserved, function_id
         if has_other_triggers:
             assert pollers < reserved, function_id
+
+
+def test_the_functions_that_store_contacts_may_do_every_write_their_transactions_hold(
+    template: dict[str, Any],
+) -> None:
+    # Given the functions that run Ingest's use case (webhooks, imports): their transactions put
+    # contacts, update them, check versions and, on an email change, delete the old address's guard
+    functions = resources_of_type(template, "AWS::Serverless::Function")
+    for function_id in ("IngestFunction", "SyncFunction"):
+        # When the actions granted on the contacts table are collected
+        granted = {
+            action
+            for _, statement in policy_statements({"Resources": {function_id: functions[function_id]}})
+            if statement.get("Resource") == {"Fn::GetAtt": ["ContactsTable", "Arn"]}
+            for action in as_list(statement["Action"])
+        }
+        # Then each kind of transaction item is allowed (AWS refuses the whole transaction otherwise)
+        needed = {
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:ConditionCheckItem",
+        }
+        assert needed <= granted, (function_id, needed - granted)

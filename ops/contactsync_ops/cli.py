@@ -682,6 +682,13 @@ def jobs_add(
         typer.Option(help="the legal basis for these contacts; none: stored, never mailed"),
     ] = None,
     consent_method: Annotated[str | None, typer.Option(help="how that consent was obtained")] = None,
+    consent_obtained_at: Annotated[
+        datetime | None,
+        typer.Option(
+            help="when it was obtained, for records without a date of their own; implied consent "
+            "needs one of the two, express defaults to each run's time"
+        ),
+    ] = None,
     state_dir: StateDir = Path(".local"),
     stack_name: StackName = None,
     region: Region = None,
@@ -718,7 +725,13 @@ def jobs_add(
             every_hours=every_hours,
             at_hour=at_hour,
             time_zone=time_zone,
-            consent=ConsentOnImport(basis=consent_basis, method=consent_method or "")
+            consent=ConsentOnImport(
+                basis=consent_basis,
+                method=consent_method or "",
+                obtained_at=consent_obtained_at.replace(tzinfo=consent_obtained_at.tzinfo or UTC)
+                if consent_obtained_at
+                else None,
+            )
             if consent_basis
             else None,
             permission_confirmed=permission_confirmed,
@@ -730,6 +743,11 @@ def jobs_add(
         JsonSecretWriter(target.secrets_manager(), target.job_secret_id).put(token_name, token)
     added = _guarded(lambda: _manage_jobs(target).add(job))
     console.print(f"[green]Job {job_id} added[/green]; next run {added.next_run_at}.")
+    if consent_basis is ConsentBasis.IMPLIED and consent_obtained_at is None:
+        console.print(
+            "Implied consent runs from each record's own date (map a field to consent_obtained_at); "
+            "records without one are refused. --consent-obtained-at gives one date for all."
+        )
     if s3_prefix is not None:
         console.print(f"Drop CSV files in s3://{target.import_bucket}/{s3_prefix}")
 

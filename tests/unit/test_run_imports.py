@@ -168,6 +168,31 @@ def test_a_recorded_basis_subscribes_with_evidence() -> None:
     assert contact.consent.method == "membership form"
 
 
+def test_implied_consent_runs_from_each_records_own_date_never_from_the_run() -> None:
+    # Given a job recording implied consent (a purchase) without a date of its own, whose records
+    # carry their purchase date (a recent one, one past the 2 years CASL allows) or none
+    job = make_job(consent=ConsentOnImport(basis=ConsentBasis.IMPLIED, method="purchase"))
+    records = [
+        {**RECORDS[0], "consent_obtained_at": "2026-06-01"},
+        {**RECORDS[1], "consent_obtained_at": "2023-06-01"},
+        RECORDS[2],
+    ]
+    manage, runner, contacts, _, _ = world(records, job)
+    # When the job runs
+    result = runner.run_slice(manage.run_now("members").run_id, seconds_left=lambda: 900)
+    # Then the recent purchase subscribes until 2 years after it, the old one is stored unsubscribed,
+    # and the record without a date is refused with the consent problem (not dated by the run)
+    by_email = {c.profile.email: c for c in contacts.by_id.values()}
+    recent, old = by_email[RECORDS[0]["email"]], by_email[RECORDS[1]["email"]]
+    assert recent.status is SubscriptionStatus.SUBSCRIBED
+    assert recent.consent is not None
+    assert recent.consent.expires_at == datetime(2028, 5, 31, tzinfo=UTC)
+    assert old.status is SubscriptionStatus.NOT_SUBSCRIBED
+    assert RECORDS[2]["email"] not in by_email
+    assert result.run is not None
+    assert result.run.counters.rejected == 1
+
+
 @pytest.mark.parametrize(("mode", "added", "updated", "skipped"), [
     (ImportMode.ADD_ONLY, 5, 0, 5),
     (ImportMode.UPDATE_ONLY, 0, 5, 5),

@@ -5,7 +5,8 @@
   change until the owner of the address confirms; so does a new subscribe request
   for an opted-out contact. Other requests about an opted-out contact update its
   data and mail nobody.
-- A consent-on-file source must carry the evidence; it subscribes at once.
+- A consent-on-file source must carry the evidence; it subscribes at once, unless
+  the evidence is implied consent that has already run out.
 - A confirmed contact is never downgraded by a request; only an explicit
   unsubscribe event opts it out. An opted-out or erased address is never
   re-subscribed here; only a new confirmed opt-in does that.
@@ -106,6 +107,9 @@ def _subscribing_status(
                     "consent_obtained_at and consent_method",
                 )
             ]
+        expires_at = with_consent_expiry(candidate.consent).expires_at
+        if expires_at is not None and expires_at <= ctx.now:
+            return SubscriptionStatus.NOT_SUBSCRIBED, []  # implied consent that has run out is none
         return SubscriptionStatus.SUBSCRIBED, []
     return SubscriptionStatus.PENDING, []
 

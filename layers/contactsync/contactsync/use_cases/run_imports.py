@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from contactsync.domain.contact import utc_now
+from contactsync.domain.contact import ConsentBasis, utc_now
 from contactsync.domain.field_mapping import value_at
 from contactsync.domain.import_jobs import (
     ImportJob,
@@ -330,10 +330,20 @@ def _selected(job: ImportJob, fields: Mapping[str, Any]) -> bool:
 
 
 def _with_consent(job: ImportJob, fields: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    """Records of a job with a recorded basis carry it as consent evidence, unless they bring their own."""
+    """Records of a job with a recorded basis carry it as consent evidence, unless they bring their own.
+
+    The date is the record's own (a field mapped to ``consent_obtained_at``), else the job's. Only
+    express consent falls back to the run's time: implied consent runs from a purchase or an
+    inquiry (CASL), and dating it at each run would renew it for ever; a record of an implied job
+    without a date is refused with the consent problem, and says why.
+    """
     payload = dict(fields)
     if job.consent is not None and "consent_basis" not in payload:
         payload["consent_basis"] = job.consent.basis.value
-        payload["consent_method"] = job.consent.method
-        payload["consent_obtained_at"] = (job.consent.obtained_at or now).isoformat()
+        payload.setdefault("consent_method", job.consent.method)
+        obtained_at = job.consent.obtained_at
+        if obtained_at is None and job.consent.basis is ConsentBasis.EXPRESS:
+            obtained_at = now
+        if obtained_at is not None:
+            payload.setdefault("consent_obtained_at", obtained_at.isoformat())
     return payload

@@ -59,6 +59,7 @@ from bench.references import common_way, prepare_contacts, storage_floor_new, st
 from bench.sync import SyncBench, check_sync
 from bench.sync import table_rows as sync_table_rows
 from contactsync.adapters.dynamodb_configuration import DynamoSourceRepository
+from contactsync.adapters.dynamodb_consent import DynamoConsentLedger, DynamoConsentTransactions
 from contactsync.adapters.dynamodb_contacts import DynamoContactRepository
 from contactsync.adapters.dynamodb_guards import DynamoRateLimiter, DynamoSuppressionList
 from contactsync.adapters.secret_values import CachedSecret
@@ -159,6 +160,9 @@ class Bench:
             ),
             rate_limiter=DynamoRateLimiter(dynamodb, self.table),
             signing_secrets=SecretsManagerSourceSigningSecrets(secrets, self.source_secret),
+            consent=DynamoConsentTransactions(
+                dynamodb, self.table, DynamoConsentLedger(dynamodb, self.table)
+            ),
         )
         return IngestContacts(deps)
 

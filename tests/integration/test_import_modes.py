@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from contactsync.adapters.dynamodb_configuration import DynamoSourceRepository
+from contactsync.adapters.dynamodb_consent import DynamoConsentLedger, DynamoConsentTransactions
 from contactsync.adapters.dynamodb_contacts import DynamoContactRepository
 from contactsync.adapters.dynamodb_guards import DynamoRateLimiter, DynamoSuppressionList
 from contactsync.adapters.dynamodb_import_jobs import DynamoImportJobs, DynamoJobRuns
@@ -52,6 +53,7 @@ def importer(stack: ProvisionedStack) -> tuple[ManageImportJobs, RunImport]:
         signing_secrets=SecretsManagerSourceSigningSecrets(
             stack.secrets_manager, stack.secret_id("SourceSigningSecret")
         ),
+        consent=DynamoConsentTransactions(stack.dynamodb, table, DynamoConsentLedger(stack.dynamodb, table)),
     )
     jobs, runs = DynamoImportJobs(stack.dynamodb, table), DynamoJobRuns(stack.dynamodb, table)
     manage = ManageImportJobs(jobs, runs, SqsRunQueue(stack.sqs, stack.queue_url("SyncQueue")))

@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from contactsync.domain.change import ContactChange
+from contactsync.domain.consent_ledger import ConsentEventDraft
 from contactsync.domain.contact import Contact
 from contactsync.domain.destination import Destination
+from contactsync.domain.opt_in_tokens import LinkToken
 from contactsync.domain.source import Source
 from contactsync.errors import DeliveryFailed
 from contactsync.models.queue_messages import OptInRequest
@@ -156,6 +158,43 @@ class RecordingGateway:
         self.delivered.append((destination.destination_id, contact.contact_id, change.version))
 
 
+class InMemoryTokens:
+    def __init__(self) -> None:
+        self.tokens: dict[str, LinkToken] = {}
+
+    def issue(self, token: LinkToken) -> None:
+        self.tokens[token.digest] = token
+
+    def find(self, digest: str) -> LinkToken | None:
+        return self.tokens.get(digest)
+
+
+class InMemoryTransactions:
+    """The contact and its ledger event stored together, the link spent when one is given."""
+
+    def __init__(self, contacts: InMemoryContacts, tokens: InMemoryTokens | None = None) -> None:
+        self.contacts = contacts
+        self.tokens = tokens or InMemoryTokens()
+        self.events: list[ConsentEventDraft] = []
+
+    def commit(
+        self,
+        contact: Contact,
+        expected_version: int,
+        event: ConsentEventDraft,
+        use_token: LinkToken | None,
+        now: datetime,
+    ) -> bool:
+        if use_token is not None and self.tokens.tokens[use_token.digest].used_at is not None:
+            return False
+        if not self.contacts.update(contact, expected_version):
+            return False
+        if use_token is not None:
+            self.tokens.tokens[use_token.digest] = use_token.model_copy(update={"used_at": now})
+        self.events.append(event)
+        return True
+
+
 def in_memory_dependencies(**chosen: Any) -> IngestDependencies:
     """Ingest's ports on fresh in-memory fakes; pass the ones the test looks at or sets up."""
     ports: dict[str, Any] = {
@@ -167,4 +206,5 @@ def in_memory_dependencies(**chosen: Any) -> IngestDependencies:
         "rate_limiter": CountingRateLimiter(),
         "signing_secrets": StaticSigningSecrets(),
     }
+    ports["consent"] = InMemoryTransactions(chosen.get("contacts", ports["contacts"]))
     return IngestDependencies(**{**ports, **chosen})

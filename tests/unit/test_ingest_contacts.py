@@ -11,6 +11,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from contactsync.domain.change import ChangeKind
+from contactsync.domain.consent_ledger import ConsentEventType
 from contactsync.domain.contact import SubscriptionStatus
 from contactsync.domain.source import AuthMode, ConsentMode, Source, TokenHash, hash_token
 from contactsync.domain.subscription_rules import OptInKind
@@ -24,6 +25,7 @@ from tests.unit.fakes import (
     InMemoryContacts,
     InMemorySources,
     InMemorySuppression,
+    InMemoryTransactions,
     RecordingOptIns,
     RecordingPublisher,
     StaticSigningSecrets,
@@ -54,6 +56,7 @@ class World:
     changes: RecordingPublisher
     opt_ins: RecordingOptIns
     suppression: InMemorySuppression
+    consent: InMemoryTransactions
     clock: list[datetime]
 
     def send(self, source: Source, *payloads: dict[str, Any]) -> Any:
@@ -76,7 +79,9 @@ def world() -> World:
     )
     clock = [NOW]
     ids = iter(f"id{n}" for n in range(1000))
+    consent = InMemoryTransactions(contacts)
     deps = in_memory_dependencies(
+        consent=consent,
         sources=InMemorySources(make_source()),
         contacts=contacts,
         changes=changes,
@@ -85,7 +90,7 @@ def world() -> World:
         signing_secrets=StaticSigningSecrets({"signed": [SECRET]}),
     )
     use_case = IngestContacts(deps, clock=lambda: clock[0], new_id=lambda: next(ids))
-    return World(use_case, contacts, changes, opt_ins, suppression, clock)
+    return World(use_case, contacts, changes, opt_ins, suppression, consent, clock)
 
 
 def test_new_contact_from_double_opt_in_source_is_pending_with_one_opt_in(world: World) -> None:
@@ -167,6 +172,28 @@ def test_an_opted_out_address_is_never_resubscribed_by_a_webhook(world: World) -
     world.send(source, {"email": "a@b.co", **evidence})
     world.send(make_source(), {"email": "a@b.co"})
     assert world.only_contact().status is SubscriptionStatus.UNSUBSCRIBED
+
+
+def test_an_unsubscribe_from_a_source_is_kept_with_its_proof_and_suppressed(world: World) -> None:
+    # Given a subscribed contact
+    source = make_source(ConsentMode.CONSENT_ON_FILE)
+    evidence = {"consent_basis": "express", "consent_obtained_at": "2026-11-01", "consent_method": "form"}
+    world.send(source, {"email": "a@b.co", **evidence})
+    # When the source sends an unsubscribe event for them
+    world.send(source, {"email": "A@b.co", "type": "contact.unsubscribed"})
+    # Then they are opted out, the ledger holds the withdrawal with where it came from,
+    contact = world.only_contact()
+    assert contact.status is SubscriptionStatus.UNSUBSCRIBED
+    (event,) = world.consent.events
+    assert (event.type, event.source_id, event.ip, event.user_agent) == (
+        ConsentEventType.WITHDRAWN,
+        "shop",
+        "203.0.113.9",
+        "Zapier",
+    )
+    # and the address is on the suppression list, as after the unsubscribe link
+    assert world.suppression.is_suppressed("EMAIL#a@b.co")
+    assert [c.kind for c in world.changes.published] == [ChangeKind.CREATED, ChangeKind.UNSUBSCRIBED]
 
 
 def test_a_data_update_for_an_opted_out_contact_mails_nobody(world: World) -> None:

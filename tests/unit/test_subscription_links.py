@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from contactsync.domain.change import ChangeKind
-from contactsync.domain.consent_ledger import ConsentEventDraft, ConsentEventType
+from contactsync.domain.consent_ledger import ConsentEventType
 from contactsync.domain.contact import Contact, ContactProfile, SubscriptionStatus
 from contactsync.domain.opt_in_tokens import LinkToken, TokenPurpose, token_digest
 from contactsync.domain.source import Source
@@ -23,47 +23,14 @@ from tests.unit.fakes import (
     InMemoryContacts,
     InMemorySources,
     InMemorySuppression,
+    InMemoryTokens,
+    InMemoryTransactions,
     RecordingOptIns,
     RecordingPublisher,
 )
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 VISITOR = Visitor(ip="198.51.100.7", user_agent="Firefox")
-
-
-class InMemoryTokens:
-    def __init__(self) -> None:
-        self.tokens: dict[str, LinkToken] = {}
-
-    def issue(self, token: LinkToken) -> None:
-        self.tokens[token.digest] = token
-
-    def find(self, digest: str) -> LinkToken | None:
-        return self.tokens.get(digest)
-
-
-class InMemoryTransactions:
-    def __init__(self, contacts: InMemoryContacts, tokens: InMemoryTokens) -> None:
-        self.contacts = contacts
-        self.tokens = tokens
-        self.events: list[ConsentEventDraft] = []
-
-    def commit(
-        self,
-        contact: Contact,
-        expected_version: int,
-        event: ConsentEventDraft,
-        use_token: LinkToken | None,
-        now: datetime,
-    ) -> bool:
-        if use_token is not None and self.tokens.tokens[use_token.digest].used_at is not None:
-            return False
-        if not self.contacts.update(contact, expected_version):
-            return False
-        if use_token is not None:
-            self.tokens.tokens[use_token.digest] = use_token.model_copy(update={"used_at": now})
-        self.events.append(event)
-        return True
 
 
 @dataclass

@@ -18,6 +18,7 @@ from contactsync.settings import get_settings
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
+    from contactsync.adapters.dynamodb_consent import DynamoConsentTransactions
     from contactsync.adapters.dynamodb_guards import DynamoSuppressionList
     from contactsync.adapters.sqs_dead_letters import SqsDeadLetters, SqsRetryDelay
     from contactsync.ports import MailSender
@@ -51,6 +52,7 @@ def ingest_contacts() -> IngestContacts:
         suppression=_suppression_list(),
         rate_limiter=DynamoRateLimiter(dynamodb, settings.contacts_table),
         signing_secrets=SecretsManagerSourceSigningSecrets(secrets, settings.source_secret_id),
+        consent=_consent_transactions(),
     )
     limits = OptInLimits(
         resend_interval=timedelta(hours=settings.opt_in_resend_hours),
@@ -178,7 +180,6 @@ def manage_import_jobs() -> ManageImportJobs:
 
 @lru_cache(maxsize=1)
 def start_due_jobs() -> StartDueJobs:
-    from contactsync.adapters.dynamodb_consent import DynamoConsentLedger, DynamoConsentTransactions
     from contactsync.adapters.dynamodb_contacts import DynamoContactRepository
     from contactsync.adapters.dynamodb_outbox import DynamoOutbox
     from contactsync.adapters.sqs_change_publisher import SqsChangePublisher, SqsOptInRequestPublisher
@@ -192,9 +193,7 @@ def start_due_jobs() -> StartDueJobs:
     changes, _ = _queue_or_hold()
     lapse = LapseImpliedConsent(
         contacts=DynamoContactRepository(dynamodb, settings.contacts_table),
-        transactions=DynamoConsentTransactions(
-            dynamodb, settings.contacts_table, DynamoConsentLedger(dynamodb, settings.contacts_table)
-        ),
+        transactions=_consent_transactions(),
         changes=changes,
     )
     relay = RelayHeldMessages(
@@ -244,26 +243,30 @@ def _suppression_list() -> DynamoSuppressionList:
     )
 
 
+def _consent_transactions() -> DynamoConsentTransactions:
+    from contactsync.adapters.dynamodb_consent import DynamoConsentLedger, DynamoConsentTransactions
+
+    settings, dynamodb = get_settings(), aws_clients.dynamodb_client()
+    return DynamoConsentTransactions(
+        dynamodb, settings.contacts_table, DynamoConsentLedger(dynamodb, settings.contacts_table)
+    )
+
+
 @lru_cache(maxsize=1)
 def subscription_links() -> SubscriptionLinks:
     from contactsync.adapters.dynamodb_configuration import DynamoSourceRepository
-    from contactsync.adapters.dynamodb_consent import (
-        DynamoConsentLedger,
-        DynamoConsentTransactions,
-        DynamoLinkTokens,
-    )
+    from contactsync.adapters.dynamodb_consent import DynamoLinkTokens
     from contactsync.adapters.dynamodb_contacts import DynamoContactRepository
     from contactsync.use_cases.subscription_links import LinkDependencies, SubscriptionLinks
 
     settings = get_settings()
     dynamodb = aws_clients.dynamodb_client()
-    ledger = DynamoConsentLedger(dynamodb, settings.contacts_table)
     changes, opt_ins = _queue_or_hold()
     deps = LinkDependencies(
         contacts=DynamoContactRepository(dynamodb, settings.contacts_table),
         sources=DynamoSourceRepository(dynamodb, settings.contacts_table),
         tokens=DynamoLinkTokens(dynamodb, settings.contacts_table),
-        transactions=DynamoConsentTransactions(dynamodb, settings.contacts_table, ledger),
+        transactions=_consent_transactions(),
         changes=changes,
         opt_ins=opt_ins,
         suppression=_suppression_list(),

@@ -27,6 +27,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from contactsync.domain.candidates import CandidateRejected, build_candidate
 from contactsync.domain.change import ChangeKind, ContactChange
+from contactsync.domain.consent_ledger import ConsentEventDraft, ConsentEventType
 from contactsync.domain.contact import Contact, SubscriptionStatus, identity_key_for, utc_now
 from contactsync.domain.identity import email_key
 from contactsync.domain.import_jobs import ImportMode
@@ -50,6 +51,7 @@ from contactsync.errors import (
 from contactsync.models.queue_messages import OptInRequest
 from contactsync.ports import (
     ChangePublisher,
+    ConsentTransactions,
     ContactRepository,
     OptInRequestPublisher,
     RateLimiter,
@@ -122,6 +124,7 @@ class IngestDependencies:
     suppression: SuppressionList
     rate_limiter: RateLimiter
     signing_secrets: SourceSigningSecrets
+    consent: ConsentTransactions  # an unsubscribe request is stored with its withdrawal event
 
 
 @dataclass(frozen=True)
@@ -219,9 +222,9 @@ class IngestContacts:
             index: (None, Decision(problems=problems)) for index, problems in checked.rejected.items()
         }
         try:
-            one_by_one = self._apply_in_bulk(candidates, ctx, results)
+            one_by_one = self._apply_in_bulk(candidates, ctx, request, results)
             for index in one_by_one:
-                results[index] = self._apply(candidates[index], ctx)
+                results[index] = self._apply(candidates[index], ctx, request)
         except ServiceUnavailable as failure:
             # Some contacts may be stored already: queue their changes now, then fail the request
             # with the store's own failure (429 or 503). Should queueing fail too, that is the
@@ -235,12 +238,14 @@ class IngestContacts:
         self,
         candidates: dict[int, Candidate],
         ctx: RuleContext,
+        request: InboundRequest,
         results: dict[int, tuple[Contact | None, Decision]],
     ) -> list[int]:
         """Decide and write the simple cases in batches; return the indexes left for the one-by-one path.
 
         Left over: email changes, a second request for an address already in this
         batch, and writes that lost a race (their transaction was cancelled).
+        Unsubscribes go one by one here too: each is stored with its ledger event.
         """
         bulk: dict[int, str] = {}
         left: list[int] = []
@@ -258,6 +263,7 @@ class IngestContacts:
         )
         creates: list[tuple[int, Contact, Decision]] = []
         updates: list[tuple[int, Contact, Decision, int]] = []
+        withdrawals: list[tuple[int, Contact, Decision, int]] = []
         for index, identity in bulk.items():
             current = existing.get(identity)
             if current is None:
@@ -270,6 +276,8 @@ class IngestContacts:
                 results[index] = (current, decision)
             elif current is None:
                 creates.append((index, decision.contact, decision))
+            elif decision.change_kind is ChangeKind.UNSUBSCRIBED:
+                withdrawals.append((index, decision.contact, decision, current.version))
             else:
                 updates.append((index, decision.contact, decision, current.version))
         try:
@@ -296,7 +304,28 @@ class IngestContacts:
                 left.append(index)
             else:
                 results[index] = (contact, decision)
+        for index, contact, decision, version in withdrawals:
+            if self._withdraw(contact, version, ctx, request):
+                results[index] = (contact, decision)
+            else:
+                left.append(index)
         return sorted(left)
+
+    def _withdraw(
+        self, contact: Contact, expected_version: int, ctx: RuleContext, request: InboundRequest
+    ) -> bool:
+        """Store an opt-out the source sent, as the unsubscribe link does: suppressed, with its proof."""
+        self._deps.suppression.suppress(contact.identity_key)
+        event = ConsentEventDraft(
+            type=ConsentEventType.WITHDRAWN,
+            at=ctx.now,
+            source_id=ctx.source.source_id,
+            purpose=tuple(contact.lists),
+            method="unsubscribe request from the source",
+            ip=request.client_ip,
+            user_agent=request.user_agent,
+        )
+        return self._deps.consent.commit(contact, expected_version, event, use_token=None, now=ctx.now)
 
     @staticmethod
     def _record_written(
@@ -414,7 +443,9 @@ class IngestContacts:
             # mail for a whole resend interval. The per-address limit still holds (one a day).
             return True
 
-    def _apply(self, candidate: Candidate, ctx: RuleContext) -> tuple[Contact | None, Decision]:
+    def _apply(
+        self, candidate: Candidate, ctx: RuleContext, request: InboundRequest
+    ) -> tuple[Contact | None, Decision]:
         """Decide and store, retrying when another request changed the contact meanwhile."""
         identity = identity_key_for(candidate.profile)
         for _ in range(SAVE_ATTEMPTS):
@@ -432,7 +463,11 @@ class IngestContacts:
             decision = decide_existing(existing, candidate, ctx)
             if decision.contact is None:
                 return existing, decision
-            if self._deps.contacts.update(decision.contact, expected_version=existing.version):
+            if decision.change_kind is ChangeKind.UNSUBSCRIBED:
+                stored = self._withdraw(decision.contact, existing.version, ctx, request)
+            else:
+                stored = self._deps.contacts.update(decision.contact, expected_version=existing.version)
+            if stored:
                 return decision.contact, decision
         raise ServiceUnavailable("the contact is being changed by other requests")
 

@@ -83,3 +83,14 @@ def test_bodies_are_refused_with_the_right_error(
 def test_scalar_json_is_malformed() -> None:
     with pytest.raises(MalformedBody):
         parse_submissions("just a string", 10)
+
+
+def test_a_number_with_too_many_digits_is_a_malformed_body() -> None:
+    # Given a JSON body whose integer is longer than Python will read (4,300 digits)
+    body = '{"email": "a@b.co", "score": ' + "9" * 5000 + "}"
+    # When it is parsed
+    with pytest.raises(MalformedBody) as refused:
+        parse_document(body, "application/json", 10_000)
+    # Then it is refused as malformed (400), saying why, without repeating the number
+    assert refused.value.status == 400
+    assert refused.value.message == "The body holds a number with too many digits."

@@ -47,6 +47,8 @@ def parse_document(body: str | None, content_type: str | None, max_bytes: int) -
             return json.loads(raw)
         except (json.JSONDecodeError, RecursionError, UnicodeDecodeError):
             raise MalformedBody("The body is not valid JSON.") from None
+        except ValueError:  # an integer longer than Python reads (sys.get_int_max_str_digits(), 4,300)
+            raise MalformedBody("The body holds a number with too many digits.") from None
     if kind in FORM_TYPES:
         return form_document(raw)
     raise UnsupportedMediaType

@@ -204,7 +204,7 @@ def test_push_dead_letters_the_unreadable_record_at_once(invoke: Invoke, stack: 
     # Given the sample SQS batch whose first record's body is not JSON; the second is a change for a
     # contact that does not exist (erased): nothing to deliver, not a failure
     event = load_event("push_sqs_batch")
-    broken, valid = event["Records"]
+    broken = event["Records"][0]
     broken["body"] = "this is not json {"
 
     # When the Push function handles the batch
@@ -213,11 +213,14 @@ def test_push_dead_letters_the_unreadable_record_at_once(invoke: Invoke, stack: 
     # Then nothing is retried: the unreadable record can never succeed, so it goes to the DLQ with its reason
     assert response == {"batchItemFailures": []}
     dead = stack.sqs.receive_message(
-        QueueUrl=stack.queue_url("PushDeadLetterQueue"), MessageAttributeNames=["All"], WaitTimeSeconds=1
+        QueueUrl=stack.queue_url("PushDeadLetterQueue"),
+        MessageAttributeNames=["All"],
+        MaxNumberOfMessages=10,
+        WaitTimeSeconds=1,
     )["Messages"]
+    # ... and it alone: the change for the erased contact is done, not dead-lettered
     assert [message["Body"] for message in dead] == ["this is not json {"]
     assert dead[0]["MessageAttributes"]["reason"]["StringValue"] == "not a contact change message"
-    assert valid["messageId"] != broken["messageId"]
 
 
 # --------------------------------------------------------------------------- OptIn

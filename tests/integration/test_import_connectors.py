@@ -13,6 +13,7 @@ import pytest
 import requests
 from botocore.config import Config
 
+from contactsync.adapters.dynamodb_import_jobs import DynamoImportedFiles
 from contactsync.adapters.http_json_connector import HttpJsonConnector
 from contactsync.adapters.http_sessions import retrying_session
 from contactsync.adapters.s3_csv_connector import S3CsvConnector
@@ -27,11 +28,14 @@ from contactsync.domain.import_jobs import (
 from contactsync.errors import ConfigurationError, ServiceUnavailable
 from contactsync_ops.local_stack.endpoints import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY
 from tests.doubles.contacts_api_server import ContactsApiServer, generated_contact
+from tests.integration.provisioned_stack import ProvisionedStack, provision_for_module
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from mypy_boto3_s3 import S3Client
+
+    from contactsync_ops.local_stack.endpoints import LocalEndpoints
 
 pytestmark = pytest.mark.integration
 
@@ -45,9 +49,11 @@ STYLES: dict[str, Pagination] = {
 }
 
 
-def _job(connector: HttpJsonSourceSettings | S3CsvSourceSettings, **extra: Any) -> ImportJob:
+def _job(
+    connector: HttpJsonSourceSettings | S3CsvSourceSettings, job_id: str = "nightly-import", **extra: Any
+) -> ImportJob:
     return ImportJob(
-        job_id="nightly-import",
+        job_id=job_id,
         name="Nightly import",
         connector=connector,
         permission_confirmed=True,
@@ -249,18 +255,6 @@ def test_a_record_that_is_not_an_object_is_reported_and_the_rest_imports(
 # -- CSV files in S3 --------------------------------------------------------------------------------
 
 
-class InMemoryImportedFiles:
-    def __init__(self) -> None:
-        self.marked: list[tuple[str, str]] = []
-
-    def was_imported(self, job_id: str, key: str) -> bool:
-        return (job_id, key) in self.marked
-
-    def mark_imported(self, job_id: str, key: str) -> None:
-        if (job_id, key) not in self.marked:
-            self.marked.append((job_id, key))
-
-
 @pytest.fixture(scope="module")
 def s3(moto_server: str) -> S3Client:
     return boto3.client(
@@ -280,18 +274,30 @@ def bucket(s3: S3Client) -> str:
     return name
 
 
-@pytest.fixture
-def imported() -> InMemoryImportedFiles:
-    return InMemoryImportedFiles()
+@pytest.fixture(scope="module")
+def stack(local_endpoints: LocalEndpoints) -> ProvisionedStack:
+    return provision_for_module(local_endpoints, "import-connectors")
 
 
 @pytest.fixture
-def csv_connector(s3: S3Client, imported: InMemoryImportedFiles) -> S3CsvConnector:
+def imported(stack: ProvisionedStack) -> DynamoImportedFiles:
+    # The files a job has imported, on the contacts table in DynamoDB Local, as in production
+    return DynamoImportedFiles(stack.dynamodb, stack.contacts_table)
+
+
+@pytest.fixture
+def csv_connector(s3: S3Client, imported: DynamoImportedFiles) -> S3CsvConnector:
     return S3CsvConnector(s3, imported)
 
 
 def _csv_job(bucket: str, **extra: Any) -> ImportJob:
-    return _job(S3CsvSourceSettings(bucket=bucket, prefix="imports/"), **extra)
+    # One job per test (its bucket is new), so the files one test imports are not imported in another
+    return _job(S3CsvSourceSettings(bucket=bucket, prefix="imports/"), job_id=f"import-{bucket}", **extra)
+
+
+def _imported_keys(imported: DynamoImportedFiles, job: ImportJob, *keys: str) -> list[str]:
+    """Which of ``keys`` the table records as imported by ``job``."""
+    return [key for key in keys if imported.was_imported(job.job_id, key)]
 
 
 def _rows(count: int, start: int = 1) -> str:
@@ -299,7 +305,7 @@ def _rows(count: int, start: int = 1) -> str:
 
 
 def test_a_utf8_comma_file_yields_one_record_per_row_with_its_line(
-    s3: S3Client, bucket: str, csv_connector: S3CsvConnector, imported: InMemoryImportedFiles
+    s3: S3Client, bucket: str, csv_connector: S3CsvConnector, imported: DynamoImportedFiles
 ) -> None:
     # Given a UTF-8 file with a BOM, English headers, and a file that is not CSV next to it
     content = (
@@ -311,9 +317,10 @@ def test_a_utf8_comma_file_yields_one_record_per_row_with_its_line(
     s3.put_object(Bucket=bucket, Key="imports/readme.txt", Body=b"not,a,csv\n")
 
     # When the source is read to the end
-    pages = list(csv_connector.pages(_csv_job(bucket), None, None))
+    job = _csv_job(bucket)
+    pages = list(csv_connector.pages(job, None, None))
 
-    # Then each row is a record of its line, named by the header, and the file is marked imported
+    # Then each row is a record of its line, named by the header, and the CSV file is marked imported
     records = [record for page in pages for record in page.records]
     assert [(record.where, record.fields) for record in records] == [
         (
@@ -326,7 +333,7 @@ def test_a_utf8_comma_file_yields_one_record_per_row_with_its_line(
         ),
     ]
     assert pages[-1].next_checkpoint is None
-    assert imported.marked == [("nightly-import", "imports/shop.csv")]
+    assert _imported_keys(imported, job, "imports/shop.csv", "imports/readme.txt") == ["imports/shop.csv"]
 
 
 def test_a_latin1_semicolon_french_file_is_read_with_its_french_names_and_dates(
@@ -396,7 +403,7 @@ def test_a_bad_row_is_reported_with_its_line_and_the_rest_of_the_file_imports(
 
 
 def test_a_file_is_imported_once_and_only_after_its_last_page_was_handed_over(
-    s3: S3Client, bucket: str, csv_connector: S3CsvConnector, imported: InMemoryImportedFiles
+    s3: S3Client, bucket: str, csv_connector: S3CsvConnector, imported: DynamoImportedFiles
 ) -> None:
     # Given two files under the prefix, and one outside it
     s3.put_object(Bucket=bucket, Key="imports/2024-01-02.csv", Body=b"email\nb@example.com\n")
@@ -407,8 +414,8 @@ def test_a_file_is_imported_once_and_only_after_its_last_page_was_handed_over(
     # When a run takes the first file's page without asking for more
     run = csv_connector.pages(job, None, None)
     first = next(run)
-    # Then that file is not marked yet, and the page points at the next file
-    assert imported.marked == []
+    # Then no file is marked yet, and the page points at the next file
+    assert _imported_keys(imported, job, "imports/2024-01-01.csv", "imports/2024-01-02.csv") == []
     assert json.loads(first.next_checkpoint or "") == {
         "key": "imports/2024-01-02.csv",
         "byte_offset": 0,
@@ -418,22 +425,21 @@ def test_a_file_is_imported_once_and_only_after_its_last_page_was_handed_over(
 
     # When the run goes on to the end
     rest = list(run)
-    # Then both files were read in key order and marked once each
+    # Then both files were read in key order and are marked imported, and the one outside the prefix is not
     assert _emails([first, *rest]) == ["a@example.com", "b@example.com"]
-    assert imported.marked == [
-        ("nightly-import", "imports/2024-01-01.csv"),
-        ("nightly-import", "imports/2024-01-02.csv"),
-    ]
+    assert _imported_keys(
+        imported, job, "imports/2024-01-01.csv", "imports/2024-01-02.csv", "elsewhere/x.csv"
+    ) == ["imports/2024-01-01.csv", "imports/2024-01-02.csv"]
 
     # When the job runs again
     again = list(csv_connector.pages(job, None, None))
-    # Then it reads nothing
+    # Then it reads nothing: each file was imported once
     assert [page.records for page in again] == [[]]
     assert again[0].next_checkpoint is None
 
 
 def test_a_run_resumed_from_a_checkpoint_naming_a_completed_file_marks_it(
-    s3: S3Client, bucket: str, csv_connector: S3CsvConnector, imported: InMemoryImportedFiles
+    s3: S3Client, bucket: str, csv_connector: S3CsvConnector, imported: DynamoImportedFiles
 ) -> None:
     # Given a run that crashed after saving the checkpoint that moved past its first file
     s3.put_object(Bucket=bucket, Key="imports/1.csv", Body=b"email\na@example.com\n")
@@ -442,14 +448,17 @@ def test_a_run_resumed_from_a_checkpoint_naming_a_completed_file_marks_it(
     crashed = csv_connector.pages(job, None, None)
     checkpoint = next(crashed).next_checkpoint
     crashed.close()
-    assert imported.marked == []
+    assert _imported_keys(imported, job, "imports/1.csv", "imports/2.csv") == []
 
     # When a run resumes from it
     rest = list(csv_connector.pages(job, checkpoint, None))
 
     # Then the first file is marked imported without being read again, and the second is read
     assert _emails(rest) == ["b@example.com"]
-    assert imported.marked == [("nightly-import", "imports/1.csv"), ("nightly-import", "imports/2.csv")]
+    assert _imported_keys(imported, job, "imports/1.csv", "imports/2.csv") == [
+        "imports/1.csv",
+        "imports/2.csv",
+    ]
 
 
 def test_1500_rows_come_in_three_pages_of_500(
@@ -469,7 +478,7 @@ def test_1500_rows_come_in_three_pages_of_500(
 
 
 def test_a_run_resumed_mid_file_reads_exactly_the_remaining_rows(
-    s3: S3Client, bucket: str, csv_connector: S3CsvConnector, imported: InMemoryImportedFiles
+    s3: S3Client, bucket: str, csv_connector: S3CsvConnector, imported: DynamoImportedFiles
 ) -> None:
     # Given a French file of 1,200 rows, whose run stopped after the first page
     header = "Courriel;Prénom;Nom\r\n"
@@ -482,7 +491,7 @@ def test_a_run_resumed_mid_file_reads_exactly_the_remaining_rows(
     checkpoint = json.loads(first.next_checkpoint or "")
     assert checkpoint["key"] == "imports/big.csv"
     assert checkpoint["line"] == 501
-    assert imported.marked == []
+    assert _imported_keys(imported, job, "imports/big.csv") == []
 
     # When a new run starts from that checkpoint
     rest = list(csv_connector.pages(job, first.next_checkpoint, None))
@@ -494,22 +503,26 @@ def test_a_run_resumed_mid_file_reads_exactly_the_remaining_rows(
     ]
     assert records[0].where == "line 502 of imports/big.csv"
     assert records[0].fields["Prénom"] == "Élodie501"
-    assert imported.marked == [("nightly-import", "imports/big.csv")]
+    assert _imported_keys(imported, job, "imports/big.csv") == ["imports/big.csv"]
 
 
 def test_an_empty_file_is_reported_and_marked_imported(
-    s3: S3Client, bucket: str, csv_connector: S3CsvConnector, imported: InMemoryImportedFiles
+    s3: S3Client, bucket: str, csv_connector: S3CsvConnector, imported: DynamoImportedFiles
 ) -> None:
     # Given an empty file and a header-only file
     s3.put_object(Bucket=bucket, Key="imports/a.csv", Body=b"")
     s3.put_object(Bucket=bucket, Key="imports/b.csv", Body=b"email,name\r\n")
 
     # When read
-    pages = list(csv_connector.pages(_csv_job(bucket), None, None))
+    job = _csv_job(bucket)
+    pages = list(csv_connector.pages(job, None, None))
 
-    # Then the empty file is one problem, the header-only file nothing, and both are done
+    # Then the empty file is one problem, the header-only file nothing, and both are marked imported
     assert [[(record.where, record.problem) for record in page.records] for page in pages] == [
         [("line 1 of imports/a.csv", "the file is empty: it has no header row")],
         [],
     ]
-    assert len(imported.marked) == 2
+    assert _imported_keys(imported, job, "imports/a.csv", "imports/b.csv") == [
+        "imports/a.csv",
+        "imports/b.csv",
+    ]

@@ -65,7 +65,13 @@ def build_candidate(payload: Mapping[str, Any], source: Source) -> Candidate:
     for name in TEXT_FIELDS:
         take(name, lambda raw: " ".join(_text(raw).split()) or None)
     take("tags", _string_list)
-    address = {name: " ".join(_text(values[name]).split()) for name in ADDRESS_FIELDS if values.get(name)}
+    address: dict[str, str] = {}
+    for name in ADDRESS_FIELDS:
+        if values.get(name):
+            try:
+                address[name] = " ".join(_text(values[name]).split())
+            except TransformError as error:
+                problems.append(FieldProblem(name, str(error)))
 
     previous_email = None
     if values.get("previous_email"):

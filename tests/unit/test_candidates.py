@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from contactsync.errors import FieldProblem
 from contactsync.use_cases.ingest_contacts import check_payloads
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+NOT_UTF8 = "not valid UTF-8 text (it holds a lone surrogate)"
 
 
 def make_source(**changes: Any) -> Source:
@@ -47,3 +49,44 @@ def test_an_import_page_with_a_structure_in_an_address_field_rejects_only_that_r
     # Then the first is rejected at "city" and the second goes on
     assert checked.rejected == {0: [FieldProblem("city", "expected text, got a structure")]}
     assert list(checked.candidates) == [1]
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ('{"email": "a@b.co", "first_name": "Ann\\ud800"}', "first_name"),
+        ('{"email": "a\\udfffb@b.co"}', "email"),
+        ('{"email": "a@b.co", "company": "Coop \\ud83d"}', "company"),
+        ('{"email": "a@b.co", "tags": ["vip", "\\udc00"]}', "tags[1]"),
+        ('{"email": "a@b.co", "member": {"notes": ["\\ud800"]}}', "member.notes[0]"),
+    ],
+)
+def test_text_with_a_lone_surrogate_is_a_problem_at_its_path(body: str, path: str) -> None:
+    # Given a JSON body whose escapes make a lone surrogate (valid JSON, but not storable as UTF-8)
+    payload = json.loads(body)
+    # When the candidate is built
+    problems = problems_of(payload)
+    # Then the contact is rejected at that path, and the message does not repeat the value
+    assert problems == [FieldProblem(path, NOT_UTF8)]
+
+
+def test_a_field_name_with_a_lone_surrogate_is_named_escaped_so_the_answer_can_be_sent() -> None:
+    # Given a payload whose field name holds a lone surrogate
+    payload = json.loads('{"email": "a@b.co", "x\\ud800": "1"}')
+    # When the candidate is built
+    problems = problems_of(payload)
+    # Then the problem names the field with the surrogate escaped, and the problem serialises as UTF-8
+    assert problems == [FieldProblem("x\\ud800", "the field name is not valid UTF-8 text")]
+    json.dumps([problem.path for problem in problems], ensure_ascii=False).encode()
+
+
+def test_a_batch_with_a_lone_surrogate_in_one_contact_rejects_only_that_contact() -> None:
+    # Given a batch of three contacts, the second with a lone surrogate in its last name
+    batch = json.loads(
+        '[{"email": "a@b.co"}, {"email": "c@d.co", "last_name": "Roy\\ud800"}, {"email": "e@f.co"}]'
+    )
+    # When the batch is checked
+    checked = check_payloads(make_source(), batch)
+    # Then only the second is rejected, at its last name; the others go on to be stored
+    assert checked.rejected == {1: [FieldProblem("last_name", NOT_UTF8)]}
+    assert sorted(checked.candidates) == [0, 2]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +36,9 @@ class CandidateRejected(Exception):
 
 def build_candidate(payload: Mapping[str, Any], source: Source) -> Candidate:
     """Map, normalise and validate one payload; raise ``CandidateRejected`` with every problem."""
+    unreadable = _unencodable_text(payload)
+    if unreadable:
+        raise CandidateRejected(unreadable)  # it could never be stored, sent or shown
     mapping = source.field_mapping
     mapped = map_payload(payload, mapping)
     problems = [FieldProblem(path, message) for path, message in mapped.problems.items()]
@@ -125,6 +129,38 @@ def _text(raw: Any) -> str:
     if isinstance(raw, Mapping | list):
         raise TransformError("expected text, got a structure")
     return str(raw)
+
+
+def _unencodable_text(payload: Mapping[str, Any]) -> list[FieldProblem]:
+    """Where the payload holds text that is not UTF-8: JSON's ``\\ud800`` escapes allow lone surrogates."""
+    problems: list[FieldProblem] = []
+    pending: deque[tuple[str, Any]] = deque([("", payload)])
+    while pending:
+        where, value = pending.popleft()
+        if isinstance(value, Mapping):
+            for key, child in value.items():
+                path = f"{where}.{_printable(key)}" if where else _printable(key)
+                if not _is_utf8(str(key)):
+                    problems.append(FieldProblem(path, "the field name is not valid UTF-8 text"))
+                pending.append((path, child))
+        elif isinstance(value, list):
+            pending.extend((f"{where}[{index}]", child) for index, child in enumerate(value))
+        elif isinstance(value, str) and not _is_utf8(value):
+            problems.append(FieldProblem(where, "not valid UTF-8 text (it holds a lone surrogate)"))
+    return problems
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _printable(key: Any) -> str:
+    """A field name fit for a problem path: a lone surrogate in it is shown escaped (``\\ud800``)."""
+    return str(key).encode("utf-8", "backslashreplace").decode()
 
 
 def _string_list(raw: Any) -> tuple[str, ...]:

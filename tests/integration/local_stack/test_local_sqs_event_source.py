@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -96,6 +97,13 @@ class ConsumerSetup:
         return int(attributes["ApproximateNumberOfMessages"]), int(
             attributes["ApproximateNumberOfMessagesNotVisible"]
         )
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Poll ``condition`` until it holds or ``timeout`` passes; the caller asserts what it expects."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -192,24 +200,25 @@ def test_an_exception_keeps_the_whole_batch(consumer: ConsumerSetup) -> None:
     consumer.sqs.send_message(QueueUrl=consumer.queue_url, MessageBody="fine")
     # When the event source handles it
     outcome = consumer.mapping.poll_once()
-    # Then nothing is deleted: both come back once the visibility timeout passes
+    # Then nothing is deleted: both come back once the visibility timeout (1 s) passes
     assert outcome is not None
     assert outcome.deleted == ()
     assert "consumer crashed" in outcome.reason
-    time.sleep(1.3)
+    wait_until(lambda: consumer.counts(consumer.queue_url) == (2, 0))
     assert consumer.counts(consumer.queue_url) == (2, 0)
 
 
 def test_the_running_mapping_delivers_in_the_background(consumer: ConsumerSetup) -> None:
     # Given the mapping running in its thread
+    before = set(threading.enumerate())
     consumer.mapping.start()
+    (poller,) = [t for t in set(threading.enumerate()) - before if t.name.startswith("sqs-Consumer-")]
     # When a message is sent
     consumer.sqs.send_message(QueueUrl=consumer.queue_url, MessageBody="background")
-    # Then the function gets it shortly after, and the mapping stops promptly
-    deadline = time.monotonic() + 10
-    while "background" not in consumer.bodies_seen() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    # Then the function gets it
+    wait_until(lambda: "background" in consumer.bodies_seen(), timeout=10)
     assert consumer.bodies_seen() == ["background"]
-    started = time.monotonic()
+    # When the mapping is stopped
     consumer.mapping.stop()
-    assert time.monotonic() - started < 3
+    # Then its polling thread has ended by the time stop returns (it is not left running)
+    assert not poller.is_alive()

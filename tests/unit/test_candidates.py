@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -90,3 +90,69 @@ def test_a_batch_with_a_lone_surrogate_in_one_contact_rejects_only_that_contact(
     # Then only the second is rejected, at its last name; the others go on to be stored
     assert checked.rejected == {1: [FieldProblem("last_name", NOT_UTF8)]}
     assert sorted(checked.candidates) == [0, 2]
+
+
+def consent(**fields: str) -> dict[str, str]:
+    return {"email": "a@b.co", "consent_basis": "implied", "consent_method": "purchase", **fields}
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        (
+            {"consent_obtained_at": "9999-12-31"},
+            FieldProblem("consent_obtained_at", "must not be in the future"),
+        ),
+        (
+            {"consent_obtained_at": "2026-11-23T12:06:00Z"},
+            FieldProblem("consent_obtained_at", "must not be in the future"),
+        ),
+        (
+            {"consent_obtained_at": "2026-11-01", "consent_expires_at": "2026-10-01"},
+            FieldProblem("consent_expires_at", "must be after consent_obtained_at"),
+        ),
+        (
+            {"consent_obtained_at": "2026-11-01", "consent_expires_at": "9999-12-31T23:59:59-23:59"},
+            FieldProblem("consent_expires_at", "not an ISO date within range"),
+        ),
+        (
+            {"consent_obtained_at": "0001-01-01T00:00:00+01:00"},
+            FieldProblem(
+                "consent",
+                "consent evidence needs consent_basis (express or implied), "
+                "consent_obtained_at (ISO date) and consent_method",
+            ),
+        ),
+    ],
+)
+def test_consent_dated_in_the_future_or_out_of_range_is_a_field_problem(
+    fields: dict[str, str], problem: FieldProblem
+) -> None:
+    # Given consent evidence dated after now, expiring before it was obtained, or beyond datetime's range
+    payload = consent(**fields)
+    # When the candidate is built at NOW
+    with pytest.raises(CandidateRejected) as rejected:
+        build_candidate(payload, make_source(), now=NOW)
+    # Then the contact is rejected at the consent field, not with an overflow (500)
+    assert rejected.value.problems == [problem]
+
+
+def test_consent_obtained_a_few_minutes_ahead_of_our_clock_is_accepted() -> None:
+    # Given implied consent the sender dates 4 minutes after our clock (its clock runs ahead)
+    obtained = NOW + timedelta(minutes=4)
+    # When the candidate is built at NOW
+    candidate = build_candidate(consent(consent_obtained_at=obtained.isoformat()), make_source(), now=NOW)
+    # Then the evidence is kept as sent, in UTC
+    assert candidate.consent is not None
+    assert (candidate.consent.obtained_at, candidate.consent.expires_at) == (obtained, None)
+
+
+def test_consent_with_an_offset_is_kept_in_utc() -> None:
+    # Given express consent dated with a Montréal offset
+    payload = consent(consent_basis="express", consent_obtained_at="2026-11-01T09:00:00-05:00")
+    # When the candidate is built
+    candidate = build_candidate(payload, make_source(), now=NOW)
+    # Then the same instant is kept, in UTC
+    assert candidate.consent is not None
+    assert candidate.consent.obtained_at == datetime(2026, 11, 1, 14, 0, tzinfo=UTC)
+    assert candidate.consent.obtained_at.utcoffset() == timedelta(0)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
-from contactsync.domain.contact import ConsentBasis, ConsentEvidence, ContactProfile, PostalAddress
+from contactsync.domain.contact import ConsentBasis, ConsentEvidence, ContactProfile, PostalAddress, utc_now
 from contactsync.domain.field_mapping import (
     TransformError,
     map_payload,
@@ -26,6 +26,7 @@ from contactsync.errors import FieldProblem
 ADDRESS_FIELDS = ("street", "city", "region", "postal_code", "country")
 TEXT_FIELDS = ("first_name", "last_name", "plan")
 MAX_TAGS = 50
+CLOCK_SKEW = timedelta(minutes=5)  # a sender's clock may run a little ahead of ours
 
 
 class CandidateRejected(Exception):
@@ -34,8 +35,11 @@ class CandidateRejected(Exception):
         self.problems = problems
 
 
-def build_candidate(payload: Mapping[str, Any], source: Source) -> Candidate:
-    """Map, normalise and validate one payload; raise ``CandidateRejected`` with every problem."""
+def build_candidate(payload: Mapping[str, Any], source: Source, now: datetime | None = None) -> Candidate:
+    """Map, normalise and validate one payload; raise ``CandidateRejected`` with every problem.
+
+    ``now`` (the wall clock unless given) is when the candidate is built: consent cannot be dated later.
+    """
     unreadable = _unencodable_text(payload)
     if unreadable:
         raise CandidateRejected(unreadable)  # it could never be stored, sent or shown
@@ -95,7 +99,7 @@ def build_candidate(payload: Mapping[str, Any], source: Source) -> Candidate:
             lists = tuple(_string_list(values["lists"]))
         except TransformError as error:
             problems.append(FieldProblem("lists", str(error)))
-    consent = _consent(values, problems)
+    consent = _consent(values, problems, now or utc_now())
 
     if "email" not in profile_values and "phone" not in profile_values and not problems:
         problems.append(FieldProblem("email", "an email or a phone is required"))
@@ -171,18 +175,25 @@ def _string_list(raw: Any) -> tuple[str, ...]:
     return cleaned
 
 
-def _consent(values: Mapping[str, Any], problems: list[FieldProblem]) -> ConsentEvidence | None:
+def _consent(
+    values: Mapping[str, Any], problems: list[FieldProblem], now: datetime
+) -> ConsentEvidence | None:
     basis, obtained, method = (values.get(f"consent_{name}") for name in ("basis", "obtained_at", "method"))
     if basis in (None, "") and obtained in (None, "") and method in (None, ""):
         return None
     try:
-        return ConsentEvidence(
+        expires_at = _instant(values["consent_expires_at"]) if values.get("consent_expires_at") else None
+    except (ValueError, OverflowError):
+        problems.append(FieldProblem("consent_expires_at", "not an ISO date within range"))
+        return None
+    try:
+        evidence = ConsentEvidence(
             basis=ConsentBasis(str(basis).strip().lower()),
             obtained_at=_instant(obtained),
             method=str(method or "").strip(),
-            expires_at=_instant(values["consent_expires_at"]) if values.get("consent_expires_at") else None,
+            expires_at=expires_at,
         )
-    except (ValueError, ValidationError):
+    except (ValueError, OverflowError, ValidationError):
         problems.append(
             FieldProblem(
                 "consent",
@@ -191,8 +202,17 @@ def _consent(values: Mapping[str, Any], problems: list[FieldProblem]) -> Consent
             )
         )
         return None
+    if evidence.obtained_at > now + CLOCK_SKEW:
+        # Also keeps the implied expiry (obtained_at + up to 2 years) within datetime's range.
+        problems.append(FieldProblem("consent_obtained_at", "must not be in the future"))
+        return None
+    if evidence.expires_at is not None and evidence.expires_at <= evidence.obtained_at:
+        problems.append(FieldProblem("consent_expires_at", "must be after consent_obtained_at"))
+        return None
+    return evidence
 
 
 def _instant(raw: Any) -> datetime:
+    """An ISO date or date-time, in UTC (naive means UTC); OverflowError when UTC takes it out of range."""
     moment = datetime.fromisoformat(str(raw).strip().replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)

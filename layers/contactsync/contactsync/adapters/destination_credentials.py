@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
 from contactsync.adapters.secret_values import JsonSecretWriter
-from contactsync.errors import ConfigurationError
+from contactsync.errors import ConfigurationError, ServiceUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -39,9 +40,12 @@ class SecretsManagerDestinationCredentials:
         return value
 
     def _lookup(self, destination_id: str, name: str, *, force_fetch: bool) -> str | None:
-        credentials: Any = self._provider.get(
-            self._secret_id, transform="json", max_age=CACHE_SECONDS, force_fetch=force_fetch
-        )
+        try:
+            credentials: Any = self._provider.get(
+                self._secret_id, transform="json", max_age=CACHE_SECONDS, force_fetch=force_fetch
+            )
+        except GetParameterError as error:  # Push retries the destination's items; the batch goes on
+            raise ServiceUnavailable("the destination credentials could not be read") from error
         entry = credentials.get(destination_id) if isinstance(credentials, dict) else None
         value = entry.get(name) if isinstance(entry, dict) else None
         return value if isinstance(value, str) else None

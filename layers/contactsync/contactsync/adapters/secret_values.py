@@ -24,7 +24,10 @@ class CachedSecret:
         self._max_age = max_age
 
     def __call__(self) -> bytes:
-        value = self._provider.get(self._secret_id, max_age=self._max_age)
+        try:
+            value = self._provider.get(self._secret_id, max_age=self._max_age)
+        except GetParameterError as error:
+            raise ServiceUnavailable("a required secret could not be read") from error
         if not value:
             raise ConfigurationError("a required secret is empty")
         return value.encode() if isinstance(value, str) else bytes(value)

@@ -11,9 +11,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from pydantic import BaseModel, TypeAdapter
 
 from contactsync.adapters.secret_values import JsonSecretWriter
+from contactsync.errors import ServiceUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -43,9 +45,12 @@ class SecretsManagerSourceSigningSecrets:
         return [entry.secret for entry in entries if entry.valid_until is None or now < entry.valid_until]
 
     def _entries(self, source_id: str, *, force_fetch: bool) -> list[SigningSecret]:
-        document: Any = self._provider.get(
-            self._secret_id, transform="json", max_age=CACHE_SECONDS, force_fetch=force_fetch
-        )
+        try:
+            document: Any = self._provider.get(
+                self._secret_id, transform="json", max_age=CACHE_SECONDS, force_fetch=force_fetch
+            )
+        except GetParameterError as error:
+            raise ServiceUnavailable("the source signing secrets could not be read") from error
         return _SECRETS.validate_python(
             {k: v for k, v in (document or {}).items() if isinstance(v, list)}
         ).get(source_id, [])

@@ -111,12 +111,18 @@ def test_a_failing_push_is_retried_then_lands_in_the_dead_letter_queue(
     # (each time with the session's own HTTP retries)
     receiver.wait_for("always-fails@example.com", count=max_receives, timeout=120)
 
-    # Then the message ends in the dead-letter queue, and is not delivered again
+    # Then the message ends in the dead-letter queue
     contact_id = response.json()["results"][0]["contact_id"]
     dead = wait_for_dead_letter(target, contact_id, timeout=120)
     assert json.loads(dead["Body"])["change"]["contact_id"] == contact_id
     attempts = len(receiver.for_email("always-fails@example.com"))
-    time.sleep(3)
+
+    # When a contact posted after that has been pushed (the Push poller went round again since)
+    later = post_contact(local_stack, source_token, {"email": "after-dead-letter@example.com"})
+    assert later.status_code == 202, later.text
+    receiver.wait_for("after-dead-letter@example.com")
+
+    # Then the dead-lettered change was not delivered again
     assert len(receiver.for_email("always-fails@example.com")) == attempts
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -36,6 +37,40 @@ def stack(local_stack: Any) -> StackClient:
 def members_api() -> Iterator[ContactsApiServer]:
     with ContactsApiServer(count=250, token="api-token") as server:
         yield server
+
+
+class RunReport(NamedTuple):
+    """One line of `jobs runs`: a run's id, status and counters."""
+
+    run_id: str
+    status: str
+    added: int
+    updated: int
+    unchanged: int
+    skipped: int
+    rejected: int
+
+
+RUN_LINE = re.compile(
+    r"^(\S+) \S+ (\w+) \([^)]*\): "
+    r"added (\d+), updated (\d+), unchanged (\d+), skipped (\d+), rejected (\d+)$",
+    re.MULTILINE,
+)
+
+
+def run_reports(output: str) -> list[RunReport]:
+    """The runs `jobs runs` lists, newest first."""
+    return [
+        RunReport(run_id, status, *(int(count) for count in counts))
+        for run_id, status, *counts in RUN_LINE.findall(output)
+    ]
+
+
+def started_run_id(output: str) -> str:
+    """The id `jobs run-now` reports for the run it started."""
+    match = re.search(r"^Run (\S+) started\.$", output, re.MULTILINE)
+    assert match, output
+    return match.group(1)
 
 
 def cli_refused(*args: str) -> subprocess.CompletedProcess[str]:
@@ -72,6 +107,7 @@ def test_an_http_api_is_imported_page_by_page_with_its_consent_basis(
     )  # fmt: skip
     # When the operator runs it now
     output = run_cli("jobs", "run-now", "members-api", "--state-dir", stack.state_dir)
+    first_run = started_run_id(output)
     # Then the run report counts every contact, and they are subscribed with the job's basis
     assert "succeeded" in output
     assert "added 250" in output
@@ -82,10 +118,15 @@ def test_an_http_api_is_imported_page_by_page_with_its_consent_basis(
     # And a second run with nothing changed writes nothing
     again = run_cli("jobs", "run-now", "members-api", "--state-dir", stack.state_dir)
     assert "added 0, updated 0, unchanged 250" in again
-    assert (
-        len(json.loads(json.dumps(run_cli("jobs", "runs", "members-api", "--state-dir", stack.state_dir))))
-        > 0
-    )
+    second_run = started_run_id(again)
+
+    # When the operator lists the job's runs
+    runs = run_reports(run_cli("jobs", "runs", "members-api", "--state-dir", stack.state_dir))
+    # Then both runs are there, newest first, each with its own counts
+    assert runs == [
+        RunReport(second_run, "succeeded", added=0, updated=0, unchanged=250, skipped=0, rejected=0),
+        RunReport(first_run, "succeeded", added=250, updated=0, unchanged=0, skipped=0, rejected=0),
+    ]
 
 
 def test_a_french_latin1_csv_dropped_in_s3_is_imported_once_with_its_bad_row_reported(

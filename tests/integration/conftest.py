@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import pytest
+import urllib3.util.retry
 
 from contactsync_ops.local_stack.dynamodb_local import DynamoDbLocal
 from contactsync_ops.local_stack.endpoints import LocalEndpoints
@@ -51,3 +54,20 @@ def aws_local_env(local_endpoints: LocalEndpoints, monkeypatch: pytest.MonkeyPat
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     return environment
+
+
+@pytest.fixture
+def retry_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every wait the session's retries ask for, in order (they still happen).
+
+    urllib3 waits out a Retry-After or a backoff with its retry module's ``time.sleep``;
+    recording it shows what the session asked for without timing the test.
+    """
+    waits: list[float] = []
+
+    def recorded_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(seconds)
+
+    monkeypatch.setattr(urllib3.util.retry, "time", SimpleNamespace(time=time.time, sleep=recorded_sleep))
+    return waits

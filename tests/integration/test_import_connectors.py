@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
 import requests
-import urllib3.util.retry
 from botocore.config import Config
 
 from contactsync.adapters.dynamodb_import_jobs import DynamoImportedFiles
@@ -77,23 +74,6 @@ def session() -> Iterator[requests.Session]:
     http = retrying_session(pool_size=4, backoff_factor=0.01, backoff_jitter=0.01)
     yield http
     http.close()
-
-
-@pytest.fixture
-def retry_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Every wait the session's retries ask for, in order (they still happen).
-
-    urllib3 waits out a Retry-After or a backoff with its retry module's ``time.sleep``;
-    recording it shows what the session asked for without timing the test.
-    """
-    waits: list[float] = []
-
-    def recorded_sleep(seconds: float) -> None:
-        waits.append(seconds)
-        time.sleep(seconds)
-
-    monkeypatch.setattr(urllib3.util.retry, "time", SimpleNamespace(time=time.time, sleep=recorded_sleep))
-    return waits
 
 
 @pytest.fixture

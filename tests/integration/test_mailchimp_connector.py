@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import threading
-import time
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
-import urllib3.util.retry
 
 from contactsync.adapters.http_sessions import retrying_session
 from contactsync.adapters.mailchimp_connector import MailchimpConnector, subscriber_hash
@@ -45,23 +42,6 @@ def session() -> Iterator[requests.Session]:
     http = retrying_session(pool_size=10, backoff_factor=0.05, backoff_jitter=0.05)
     yield http
     http.close()
-
-
-@pytest.fixture
-def retry_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Every wait the session's retries ask for, in order (they still happen).
-
-    urllib3 waits out a Retry-After or a backoff with its retry module's ``time.sleep``;
-    recording it shows what the session asked for without timing the test.
-    """
-    waits: list[float] = []
-
-    def recorded_sleep(seconds: float) -> None:
-        waits.append(seconds)
-        time.sleep(seconds)
-
-    monkeypatch.setattr(urllib3.util.retry, "time", SimpleNamespace(time=time.time, sleep=recorded_sleep))
-    return waits
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The four handlers invoked in-process with the sample events, on the stack provisioned from template.yaml.
+"""The five handlers invoked in-process with each trigger's sample event, on the stack from template.yaml.
 
 Each handler gets the environment template.yaml gives its function (resolved to this module's
 resources) plus boto3's endpoint variables, and is loaded from functions/<name>/app.py.
@@ -197,6 +197,18 @@ def test_sync_reports_the_scheduled_tick(invoke: Invoke) -> None:
     }
 
 
+def test_sync_drops_a_slice_of_a_run_that_is_gone(invoke: Invoke, stack: ProvisionedStack) -> None:
+    # Given the sample sync-queue batch: a slice of a run this stack does not hold (ended and expired)
+    event = load_event("sync_sqs_run_slice")
+
+    # When the Sync function handles it
+    response = invoke("SyncFunction", "sync", event)
+
+    # Then the message is done (not retried) and no next slice is queued for it
+    assert response == {"batchItemFailures": []}
+    assert drain_queue(stack.sqs, stack.queue_url("SyncQueue"), expected=1) == []
+
+
 # --------------------------------------------------------------------------- Push
 
 
@@ -226,9 +238,12 @@ def test_push_dead_letters_the_unreadable_record_at_once(invoke: Invoke, stack: 
 # --------------------------------------------------------------------------- OptIn
 
 
-def test_optin_page_of_an_unknown_token_is_a_404_html_page(invoke: Invoke) -> None:
-    # Given the sample confirmation link, whose token was never issued
-    event = load_event("optin_get_confirm")
+@pytest.mark.parametrize(
+    "sample", ["optin_get_confirm", "optin_post_confirm", "optin_get_unsubscribe", "optin_post_unsubscribe"]
+)
+def test_optin_page_of_an_unknown_token_is_a_404_html_page(invoke: Invoke, sample: str) -> None:
+    # Given a sample confirmation or unsubscribe request (page or button), whose token was never issued
+    event = load_event(sample)
 
     # When the page is opened
     response = invoke("OptInFunction", "optin", event)
@@ -238,3 +253,18 @@ def test_optin_page_of_an_unknown_token_is_a_404_html_page(invoke: Invoke) -> No
     assert (header(response, "Content-Type") or "").startswith("text/html")
     assert header(response, "Cache-Control") == "no-store"
     assert "<html" in response["body"].lower()
+
+
+# --------------------------------------------------------------------------- Mail
+
+
+def test_mail_sends_nothing_for_a_contact_that_is_gone(invoke: Invoke, stack: ProvisionedStack) -> None:
+    # Given the sample mail-queue batch: a confirmation for a contact this stack does not hold (erased)
+    event = load_event("mail_sqs_batch")
+
+    # When the Mail function handles it
+    response = invoke("MailFunction", "mail", event)
+
+    # Then nothing is retried and nothing is dead-lettered: there is no one left to ask
+    assert response == {"batchItemFailures": []}
+    assert drain_queue(stack.sqs, stack.queue_url("MailDeadLetterQueue"), expected=1) == []

@@ -24,7 +24,7 @@ def make_source(**changes: Any) -> Source:
 
 def problems_of(payload: dict[str, Any], source: Source | None = None) -> list[FieldProblem]:
     with pytest.raises(CandidateRejected) as rejected:
-        build_candidate(payload, source or make_source())
+        build_candidate(payload, source or make_source(), NOW)
     return rejected.value.problems
 
 
@@ -45,7 +45,7 @@ def test_an_import_page_with_a_structure_in_an_address_field_rejects_only_that_r
     source = make_source(field_mapping=FieldMapping(rules=(FieldRule(source_path="town", target="city"),)))
     page = [{"email": "a@b.co", "town": {"name": "Montréal"}}, {"email": "c@d.co", "town": "Laval"}]
     # When the page is checked
-    checked = check_payloads(source, page)
+    checked = check_payloads(source, page, NOW)
     # Then the first is rejected at "city" and the second goes on
     assert checked.rejected == {0: [FieldProblem("city", "expected text, got a structure")]}
     assert list(checked.candidates) == [1]
@@ -86,7 +86,7 @@ def test_a_batch_with_a_lone_surrogate_in_one_contact_rejects_only_that_contact(
         '[{"email": "a@b.co"}, {"email": "c@d.co", "last_name": "Roy\\ud800"}, {"email": "e@f.co"}]'
     )
     # When the batch is checked
-    checked = check_payloads(make_source(), batch)
+    checked = check_payloads(make_source(), batch, NOW)
     # Then only the second is rejected, at its last name; the others go on to be stored
     assert checked.rejected == {1: [FieldProblem("last_name", NOT_UTF8)]}
     assert sorted(checked.candidates) == [0, 2]

@@ -153,6 +153,20 @@ def test_changes_to_a_subscribed_contact_wait_for_confirmation_from_a_double_opt
     assert contact.status is SubscriptionStatus.SUBSCRIBED
 
 
+def test_consent_dated_after_the_use_cases_clock_is_refused_whatever_the_wall_clock(world: World) -> None:
+    # Given the use case's clock a year before the wall clock
+    world.clock[0] = NOW - timedelta(days=365)
+    evidence = {"consent_basis": "express", "consent_method": "form"}
+    # When a contact's consent is dated after that clock (but before the wall clock)
+    outcome = world.send(
+        make_source(ConsentMode.CONSENT_ON_FILE),
+        {"email": "a@b.co", "consent_obtained_at": "2026-01-01", **evidence},
+    )
+    # Then it is refused at its consent date and nothing is stored
+    assert [problem.path for problem in outcome.outcomes[0].problems] == ["consent_obtained_at"]
+    assert world.contacts.by_id == {}
+
+
 def test_consent_on_file_changes_apply_at_once_and_never_downgrade(world: World) -> None:
     evidence = {"consent_basis": "express", "consent_obtained_at": "2026-11-01", "consent_method": "form"}
     source = make_source(ConsentMode.CONSENT_ON_FILE)

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from contactsync.domain.contact import ConsentBasis, ConsentEvidence, ContactProfile, PostalAddress, utc_now
+from contactsync.domain.contact import ConsentBasis, ConsentEvidence, ContactProfile, PostalAddress
 from contactsync.domain.field_mapping import (
     TransformError,
     map_payload,
@@ -35,10 +35,10 @@ class CandidateRejected(Exception):
         self.problems = problems
 
 
-def build_candidate(payload: Mapping[str, Any], source: Source, now: datetime | None = None) -> Candidate:
+def build_candidate(payload: Mapping[str, Any], source: Source, now: datetime) -> Candidate:
     """Map, normalise and validate one payload; raise ``CandidateRejected`` with every problem.
 
-    ``now`` (the wall clock unless given) is when the candidate is built: consent cannot be dated later.
+    ``now`` is when the candidate is built (the use case's clock): consent cannot be dated later.
     """
     unreadable = _unencodable_text(payload)
     if unreadable:
@@ -99,7 +99,7 @@ def build_candidate(payload: Mapping[str, Any], source: Source, now: datetime | 
             lists = tuple(_string_list(values["lists"]))
         except TransformError as error:
             problems.append(FieldProblem("lists", str(error)))
-    consent = _consent(values, problems, now or utc_now())
+    consent = _consent(values, problems, now)
 
     if "email" not in profile_values and "phone" not in profile_values and not problems:
         problems.append(FieldProblem("email", "an email or a phone is required"))

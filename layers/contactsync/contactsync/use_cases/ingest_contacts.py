@@ -136,13 +136,13 @@ class CheckedPayloads:
     rejected: dict[int, list[FieldProblem]]
 
 
-def check_payloads(source: Source, payloads: Sequence[Mapping[str, Any]]) -> CheckedPayloads:
-    """Map and validate each payload with the source's field mapping; no store, no clock."""
+def check_payloads(source: Source, payloads: Sequence[Mapping[str, Any]], now: datetime) -> CheckedPayloads:
+    """Map and validate each payload with the source's mapping; no store. ``now`` bounds consent dates."""
     candidates: dict[int, Candidate] = {}
     rejected: dict[int, list[FieldProblem]] = {}
     for index, payload in enumerate(payloads):
         try:
-            candidates[index] = build_candidate(payload, source)
+            candidates[index] = build_candidate(payload, source, now)
         except CandidateRejected as rejection:
             rejected[index] = rejection.problems
     return CheckedPayloads(count=len(payloads), candidates=candidates, rejected=rejected)
@@ -205,7 +205,7 @@ class IngestContacts:
         mode: ImportMode = ImportMode.ADD_AND_UPDATE,
     ) -> IngestOutcome:
         """Check and apply every payload."""
-        return self.apply(source, check_payloads(source, payloads), request, mode)
+        return self.apply(source, check_payloads(source, payloads, self._clock()), request, mode)
 
     def apply(
         self,

@@ -316,7 +316,7 @@ def _check_page(job: ImportJob, source: Source, page: SourcePage, *, read_at: da
             payloads.append(_with_consent(job, record.fields, read_at))
             wheres.append(record.where)
     return CheckedPage(
-        payloads=check_payloads(source, payloads),
+        payloads=check_payloads(source, payloads, read_at),
         wheres=wheres,
         rejections=rejections,
         skipped=skipped,

@@ -287,6 +287,26 @@ def test_an_email_change_moves_the_contact(world: World) -> None:
     assert world.contacts.find_by_identity("EMAIL#old@b.co") is None
 
 
+def test_a_pending_contact_that_changes_address_gets_a_confirmation_at_the_new_one(world: World) -> None:
+    # Given a pending sign-up whose confirmation went to its first address
+    source = make_source()
+    world.send(source, {"email": "old@b.co", "first_name": "Ann"})
+    assert len(world.opt_ins.published) == 1
+    # When, within the resend interval, the member system moves it to a new address
+    world.clock[0] = NOW + timedelta(minutes=5)
+    world.send(source, {"type": "member.email_changed", "email": "new@b.co", "previous_email": "old@b.co"})
+    # Then it stays pending at the new address, and a confirmation is requested for that address
+    contact = world.only_contact()
+    assert (contact.identity_key, contact.status) == ("EMAIL#new@b.co", SubscriptionStatus.PENDING)
+    assert contact.opt_in_requested_at == NOW + timedelta(minutes=5)
+    second = world.opt_ins.published[-1]
+    assert (len(world.opt_ins.published), second.kind, second.contact_version) == (
+        2,
+        OptInKind.SUBSCRIPTION,
+        contact.version,
+    )
+
+
 def test_an_email_change_keeps_both_addresses_opt_outs(world: World) -> None:
     # Given an opted-out contact, and an address that was erased (suppressed)
     source = make_source(ConsentMode.CONSENT_ON_FILE)

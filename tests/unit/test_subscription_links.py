@@ -10,7 +10,7 @@ import pytest
 from contactsync.domain.change import ChangeKind
 from contactsync.domain.consent_ledger import ConsentEventType
 from contactsync.domain.contact import Contact, ContactProfile, SubscriptionStatus
-from contactsync.domain.opt_in_tokens import LinkToken, TokenPurpose, token_digest
+from contactsync.domain.opt_in_tokens import LinkToken, TokenPurpose, address_digest, token_digest
 from contactsync.domain.source import Source
 from contactsync.use_cases.subscription_links import (
     LinkDependencies,
@@ -63,6 +63,7 @@ class World:
         raw: str,
         purpose: TokenPurpose = TokenPurpose.CONFIRM,
         expires_in: timedelta | None = timedelta(days=7),
+        sent_to: str = "EMAIL#a@b.co",
     ) -> None:
         self.tokens.issue(
             LinkToken(
@@ -72,6 +73,7 @@ class World:
                 source_id="form",
                 language="fr",
                 bound_version=1,
+                address_digest=address_digest(sent_to),
                 created_at=NOW,
                 expires_at=NOW + expires_in if expires_in else None,
             )
@@ -181,3 +183,24 @@ def test_redirects_only_to_the_allow_list(url: str, allowed: tuple[str, ...], ex
         source_id="form", name="F", created_at=NOW, confirmed_redirect_url=url, redirect_allow_list=allowed
     )
     assert allowed_redirect(source) == expected
+
+
+def test_a_confirm_link_stops_working_once_the_contact_moved_to_another_address(world: World) -> None:
+    # Given a pending contact and the confirm link mailed to its address
+    contact = world.add_contact()
+    world.add_token("confirm-token-0123456789", sent_to="EMAIL#a@b.co")
+    # When the contact moves to another address before the link is used
+    moved = contact.model_copy(
+        update={
+            "identity_key": "EMAIL#new@b.co",
+            "profile": contact.profile.model_copy(update={"email": "new@b.co"}),
+            "version": 2,
+        }
+    )
+    assert world.contacts.move_identity(moved, "EMAIL#a@b.co", expected_version=1)
+    # Then the old address's link neither shows the Confirm button nor confirms anything
+    assert world.links.view_confirmation("confirm-token-0123456789").page is LinkPage.INVALID
+    assert world.links.confirm("confirm-token-0123456789", VISITOR).page is LinkPage.INVALID
+    assert world.contacts.by_id["c1"].status is SubscriptionStatus.PENDING
+    assert world.transactions.events == []
+    assert world.changes.published == []

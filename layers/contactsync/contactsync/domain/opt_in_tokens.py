@@ -26,6 +26,11 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def address_digest(identity_key: str) -> str:
+    """What a link remembers of the address its mail went to: a hash, so the token item holds no address."""
+    return hashlib.sha256(identity_key.encode()).hexdigest()
+
+
 class LinkToken(BaseModel):
     """A stored token: what it may do, for whom, until when. Never the token itself."""
 
@@ -41,6 +46,11 @@ class LinkToken(BaseModel):
         default=None, description="hash of the pending change it confirms"
     )
     request_ref: str | None = None
+    address_digest: str | None = Field(
+        default=None,
+        description="hash of the identity the mail went to: a confirm link stops working once the contact "
+        "has moved to another address, whose owner never saw it",
+    )
     created_at: datetime
     expires_at: datetime | None = None
     used_at: datetime | None = None

@@ -35,6 +35,7 @@ from contactsync.domain.source import AuthMode, EventAction, Source
 from contactsync.domain.subscription_rules import (
     Candidate,
     Decision,
+    OptInKind,
     RuleContext,
     decide_existing,
     decide_new,
@@ -506,9 +507,14 @@ class IngestContacts:
                     "pending_change": None,
                 }
             )
+        opt_in = None
+        if moved.status is SubscriptionStatus.PENDING:
+            # The links mailed to the old address stop working (bound to it): the new one gets its own mail.
+            opt_in = OptInKind.SUBSCRIPTION
+            moved = moved.model_copy(update={"opt_in_requested_at": ctx.now})
         if not self._deps.contacts.move_identity(moved, previous_identity, expected_version=current.version):
             raise _Conflict
-        return moved, Decision(contact=moved, change_kind=ChangeKind.EMAIL_CHANGED)
+        return moved, Decision(contact=moved, change_kind=ChangeKind.EMAIL_CHANGED, opt_in=opt_in)
 
 
 class _Conflict(ServiceUnavailable):

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from contactsync.domain.consent_ledger import ConsentEventDraft, ConsentEventType
 from contactsync.domain.contact import Contact, SubscriptionStatus, utc_now
-from contactsync.domain.opt_in_tokens import LinkToken, TokenPurpose, new_token, token_digest
+from contactsync.domain.opt_in_tokens import LinkToken, TokenPurpose, address_digest, new_token, token_digest
 from contactsync.domain.source import Branding
 from contactsync.domain.subscription_rules import OptInKind
 from contactsync.mail_rendering import MailIdentity, render_confirmation
@@ -86,6 +86,7 @@ class SendConfirmation:
             if contact.pending_change
             else None,
             request_ref=request_ref(request),
+            address_digest=address_digest(contact.identity_key),
             created_at=now,
             expires_at=now + self._token_lifetime,
         )

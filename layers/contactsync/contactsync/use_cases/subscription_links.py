@@ -14,7 +14,7 @@ from enum import StrEnum
 from contactsync.domain.change import ChangeKind, ContactChange
 from contactsync.domain.consent_ledger import ConsentEventDraft, ConsentEventType
 from contactsync.domain.contact import ConsentBasis, ConsentEvidence, Contact, SubscriptionStatus, utc_now
-from contactsync.domain.opt_in_tokens import LinkToken, TokenPurpose, token_digest
+from contactsync.domain.opt_in_tokens import LinkToken, TokenPurpose, address_digest, token_digest
 from contactsync.domain.source import Source
 from contactsync.domain.subscription_rules import OptInKind
 from contactsync.models.queue_messages import OptInRequest
@@ -119,6 +119,8 @@ class SubscriptionLinks:
     def _confirmable(self, link: LinkToken | None, contact: Contact | None, now: datetime) -> bool:
         if link is None or contact is None or not link.usable_at(now):
             return False
+        if link.address_digest is not None and link.address_digest != address_digest(contact.identity_key):
+            return False  # the contact moved to another address since this mail went out
         if link.pending_fingerprint is not None:
             pending = contact.pending_change
             return pending is not None and pending.profile.fingerprint() == link.pending_fingerprint

@@ -117,7 +117,7 @@ def test_a_new_source_secret_is_valid(stack: ProvisionedStack) -> None:
     writer = reader(stack)
 
     # When a first secret is added for a source
-    writer.add_secret("shop", "whsec_first", previous_valid_until=None)
+    writer.add_secret("shop", "whsec_first", previous_valid_until=None, now=AT)
 
     # Then it is the source's one valid secret and other sources have none
     assert reader(stack).secrets_for("shop", AT) == ["whsec_first"]
@@ -130,11 +130,11 @@ def test_a_new_source_secret_is_valid(stack: ProvisionedStack) -> None:
 def test_rotation_keeps_the_old_secret_for_the_grace_period(stack: ProvisionedStack) -> None:
     # Given a source with a secret
     writer = reader(stack)
-    writer.add_secret("crm", "whsec_old", previous_valid_until=None)
+    writer.add_secret("crm", "whsec_old", previous_valid_until=None, now=AT)
 
     # When it is rotated with a grace period of 24 hours
     grace_end = AT + timedelta(hours=24)
-    writer.add_secret("crm", "whsec_new", previous_valid_until=grace_end)
+    writer.add_secret("crm", "whsec_new", previous_valid_until=grace_end, now=AT)
 
     # Then both are valid during the grace period, and only the new one from its end on
     assert reader(stack).secrets_for("crm", AT + timedelta(hours=1)) == ["whsec_new", "whsec_old"]
@@ -146,10 +146,10 @@ def test_rotation_keeps_the_old_secret_for_the_grace_period(stack: ProvisionedSt
 def test_rotation_without_grace_retires_the_old_secret_at_once(stack: ProvisionedStack) -> None:
     # Given a source with a secret
     writer = reader(stack)
-    writer.add_secret("zapier", "whsec_leaked", previous_valid_until=None)
+    writer.add_secret("zapier", "whsec_leaked", previous_valid_until=None, now=AT)
 
     # When it is rotated without a grace period (e.g. the secret leaked)
-    writer.add_secret("zapier", "whsec_clean", previous_valid_until=None)
+    writer.add_secret("zapier", "whsec_clean", previous_valid_until=None, now=AT)
 
     # Then only the new secret is valid
     assert reader(stack).secrets_for("zapier", AT) == ["whsec_clean"]
@@ -158,14 +158,32 @@ def test_rotation_without_grace_retires_the_old_secret_at_once(stack: Provisione
 def test_a_second_rotation_keeps_the_first_grace_period(stack: ProvisionedStack) -> None:
     # Given a source rotated once with a 24-hour grace period (s1 valid until AT+24h)
     writer = reader(stack)
-    writer.add_secret("members", "whsec_s1", previous_valid_until=None)
-    writer.add_secret("members", "whsec_s2", previous_valid_until=AT + timedelta(hours=24))
+    writer.add_secret("members", "whsec_s1", previous_valid_until=None, now=AT)
+    writer.add_secret("members", "whsec_s2", previous_valid_until=AT + timedelta(hours=24), now=AT)
 
     # When it is rotated again an hour later, with a 48-hour grace period for s2
-    writer.add_secret("members", "whsec_s3", previous_valid_until=AT + timedelta(hours=49))
+    writer.add_secret(
+        "members", "whsec_s3", previous_valid_until=AT + timedelta(hours=49), now=AT + timedelta(hours=1)
+    )
 
     # Then a sender still on s1 keeps working until s1's own grace period ends, as promised at the first
     # rotation (the bearer-token rotation in ManageSources keeps still-valid old tokens the same way)
     valid_two_hours_in = reader(stack).secrets_for("members", AT + timedelta(hours=2))
     assert "whsec_s1" in valid_two_hours_in
     assert "whsec_s1" not in reader(stack).secrets_for("members", AT + timedelta(hours=24))
+
+
+def test_a_rotation_drops_old_secrets_whose_grace_period_has_ended(stack: ProvisionedStack) -> None:
+    # Given a source rotated with a 24-hour grace period
+    writer = reader(stack)
+    writer.add_secret("events", "whsec_e1", previous_valid_until=None, now=AT)
+    writer.add_secret("events", "whsec_e2", previous_valid_until=AT + timedelta(hours=24), now=AT)
+
+    # When it is rotated again two days later (the rotation's clock, not the machine's, decides)
+    two_days_later = AT + timedelta(days=2)
+    writer.add_secret("events", "whsec_e3", previous_valid_until=AT + timedelta(days=3), now=two_days_later)
+
+    # Then the stored document no longer holds the secret whose grace period ended
+    raw = stack.secrets_manager.get_secret_value(SecretId=stack.secret_id("SourceSigningSecret"))
+    stored = [entry["secret"] for entry in json.loads(raw["SecretString"])["events"]]
+    assert stored == ["whsec_e3", "whsec_e2"]

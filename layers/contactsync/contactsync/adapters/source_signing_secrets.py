@@ -7,7 +7,7 @@ have a grace period to switch.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -55,9 +55,13 @@ class SecretsManagerSourceSigningSecrets:
             {k: v for k, v in (document or {}).items() if isinstance(v, list)}
         ).get(source_id, [])
 
-    def add_secret(self, source_id: str, secret: str, previous_valid_until: datetime | None) -> None:
-        """Store a new current secret; the previous ones stay valid until ``previous_valid_until``."""
-        now = datetime.now(UTC)
+    def add_secret(
+        self, source_id: str, secret: str, previous_valid_until: datetime | None, now: datetime
+    ) -> None:
+        """Store a new current secret; the previous ones stay valid until ``previous_valid_until``.
+
+        Old secrets whose grace period has ended by ``now`` (the caller's clock) are dropped.
+        """
 
         def rotate(document: dict[str, Any]) -> None:
             entries = _SECRETS.validate_python(

@@ -38,7 +38,9 @@ class SourceAlreadyExists(ClientError):
 
 
 class SigningSecretStore(Protocol):
-    def add_secret(self, source_id: str, secret: str, previous_valid_until: datetime | None) -> None: ...
+    def add_secret(
+        self, source_id: str, secret: str, previous_valid_until: datetime | None, now: datetime
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,9 @@ class ManageSources:
         retire_at = now + grace if grace is not None else None
         if source.auth_mode is AuthMode.STANDARD_WEBHOOKS:
             credential = new_signing_secret()
-            self._signing_secrets.add_secret(source.source_id, credential, previous_valid_until=retire_at)
+            self._signing_secrets.add_secret(
+                source.source_id, credential, previous_valid_until=retire_at, now=now
+            )
             self._sources.put(source)
             return IssuedCredential(source=source, credential=credential)
         credential = secrets.token_urlsafe(TOKEN_BYTES)

@@ -238,3 +238,31 @@ def test_erasure_removes_the_data_and_keeps_the_opt_out(
     stack.wait_for_queue_empty(stack.target.mail_queue_url)
     assert stack.contact("forget-me@example.com").status is SubscriptionStatus.UNSUBSCRIBED  # type: ignore[union-attr]
     assert len(mails_to(mail_dir, "forget-me@example.com")) == 1
+
+
+def test_a_sign_up_that_changes_address_is_confirmed_only_from_the_new_address(
+    stack: StackClient, mail_dir: Path, form_token: str
+) -> None:
+    # Given a sign-up whose confirmation mail went to its first address
+    sign_up(stack, form_token, "first-address@example.com")
+    old_link = link_in(wait_for_mail(mail_dir, "first-address@example.com"), "confirm")
+    # When the sending system moves it to another address before anyone confirmed
+    moved = stack.post(
+        "signup-form",
+        form_token,
+        {
+            "type": "member.email_changed",
+            "email": "second-address@example.com",
+            "previous_email": "first-address@example.com",
+        },
+    )
+    assert moved.json()["accepted"] == 1, moved.text
+    # Then the first address's link no longer confirms anything
+    refused = requests.post(old_link, data={"action": "confirm"}, timeout=30)
+    assert refused.status_code == 404
+    assert "This link no longer works" in refused.text
+    assert stack.contact("second-address@example.com").status is SubscriptionStatus.PENDING  # type: ignore[union-attr]
+    # And the new address gets its own mail, whose link confirms
+    new_link = link_in(wait_for_mail(mail_dir, "second-address@example.com"), "confirm")
+    assert requests.post(new_link, data={"action": "confirm"}, timeout=30).status_code == 200
+    assert stack.contact("second-address@example.com").status is SubscriptionStatus.SUBSCRIBED  # type: ignore[union-attr]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from contactsync.domain.change import ChangeKind, ContactChange
@@ -47,11 +48,13 @@ class ManageDestinations:
         credentials: CredentialStore,
         contacts: ContactRepository,
         changes: ChangePublisher,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._destinations = destinations
         self._credentials = credentials
         self._contacts = contacts
         self._changes = changes
+        self._clock = clock
 
     def add(self, destination: Destination, api_key: str | None = None) -> str | None:
         """Store the destination; returns a new webhook signing secret to show once (webhooks only)."""
@@ -96,7 +99,7 @@ class ManageDestinations:
         cursor = resume_from
         while True:
             contacts, cursor = self._contacts.scan_page(cursor)
-            now = utc_now()
+            now = self._clock()
             changes = [
                 ContactChange(
                     contact_id=c.contact_id, version=c.version, kind=ChangeKind.UPDATED, occurred_at=now

@@ -110,7 +110,7 @@ class StaticSigningSecrets:
     def __init__(self, secrets: dict[str, list[str]] | None = None) -> None:
         self.secrets = secrets or {}
 
-    def secrets_for(self, source_id: str, now: datetime) -> list[str]:
+    def secrets_for(self, source_id: str, now: datetime, *, fresh: bool = False) -> list[str]:
         return self.secrets.get(source_id, [])
 
 

@@ -399,6 +399,45 @@ def test_standard_webhooks_signature_is_verified(world: World) -> None:
         world.use_case.authenticate(InboundRequest("signed", headers, body.replace("a@b", "x@b")))
 
 
+class CachedSigningSecrets:
+    """A container's cached copy (read before a rotation) next to what is stored now."""
+
+    def __init__(self, cached: list[str], stored: list[str]) -> None:
+        self.cached, self.stored, self.fresh_reads = cached, stored, 0
+
+    def secrets_for(self, source_id: str, now: datetime, *, fresh: bool = False) -> list[str]:
+        self.fresh_reads += fresh
+        return self.stored if fresh else self.cached
+
+
+def test_a_signing_secret_rotated_after_the_cache_was_filled_is_accepted_at_once(world: World) -> None:
+    # Given a container whose cached secrets predate a rotation to a new secret
+    new_secret = "whsec_" + "b" * 32
+    secrets = CachedSigningSecrets(cached=[SECRET], stored=[new_secret, SECRET])
+    world.use_case._deps.signing_secrets = secrets
+    world.use_case._deps.sources.put(make_source(source_id="signed", auth_mode=AuthMode.STANDARD_WEBHOOKS))
+    body = json.dumps({"email": "a@b.co"})
+    world.clock[0] = sent_at = datetime.now(UTC)
+
+    def signed_by(secret: str) -> InboundRequest:
+        headers = {
+            "webhook-id": "msg_1",
+            "webhook-timestamp": str(int(sent_at.timestamp())),
+            "webhook-signature": Webhook(secret).sign("msg_1", sent_at, body),
+        }
+        return InboundRequest("signed", headers, body)
+
+    # When the sender signs with the new secret / Then it is accepted after one fresh read
+    assert world.use_case.authenticate(signed_by(new_secret)).source_id == "signed"
+    assert secrets.fresh_reads == 1
+    # And a request the cached secret verifies costs no fresh read
+    world.use_case.authenticate(signed_by(SECRET))
+    assert secrets.fresh_reads == 1
+    # And a signature no stored secret verifies is still refused
+    with pytest.raises(AuthenticationFailed):
+        world.use_case.authenticate(signed_by("whsec_" + "c" * 32))
+
+
 def test_over_the_rate_limit_is_refused(world: World) -> None:
     world.use_case._deps.sources.put(make_source(rate_limit_per_minute=2))
     request = InboundRequest("shop", {"authorization": f"Bearer {TOKEN}"}, "{}")

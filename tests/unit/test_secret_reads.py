@@ -92,3 +92,33 @@ def test_push_retries_a_webhook_whose_signing_secret_cannot_be_read_and_delivers
     # and Mailchimp got the contact (its state is saved, so the retry sends only to the webhook)
     assert [item.contact_id for item in working.received] == ["a"]
     assert states.states[("a", "mc")].pushed_version == 1
+
+
+class CountingSecretsManager:
+    """Serves one signing-secrets document and counts the reads."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def get_secret_value(self, **_: Any) -> dict[str, Any]:
+        self.calls += 1
+        return {"SecretString": '{"shop": [{"secret": "whsec_one", "valid_until": null}]}'}
+
+
+def test_fresh_signing_secret_reads_are_at_most_one_a_second_per_source() -> None:
+    # Given the adapter over a counting client, its cache filled, and a clock it reads
+    client = CountingSecretsManager()
+    clock = [100.0]
+    secrets = SecretsManagerSourceSigningSecrets(
+        cast("SecretsManagerClient", client), "source-secrets", monotonic=lambda: clock[0]
+    )
+    assert secrets.secrets_for("shop", NOW) == ["whsec_one"]
+    # When a burst of failing signatures asks for fresh reads within a second
+    for _ in range(5):
+        secrets.secrets_for("shop", NOW, fresh=True)
+    # Then Secrets Manager was read once more, not five times
+    assert client.calls == 2
+    # And once a second has passed, a fresh read goes through again
+    clock[0] += 1.0
+    secrets.secrets_for("shop", NOW, fresh=True)
+    assert client.calls == 3

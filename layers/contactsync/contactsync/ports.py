@@ -156,8 +156,11 @@ class MailSender(Protocol):
 
 
 class SourceSigningSecrets(Protocol):
-    def secrets_for(self, source_id: str, now: datetime) -> list[str]:
-        """The Standard Webhooks secrets valid now (the current one, and the previous one during rotation)."""
+    def secrets_for(self, source_id: str, now: datetime, *, fresh: bool = False) -> list[str]:
+        """The Standard Webhooks secrets valid now (the current one, and the previous ones during rotation).
+
+        ``fresh`` bypasses any cache: a signature is refused only on what is stored.
+        """
         ...
 
 

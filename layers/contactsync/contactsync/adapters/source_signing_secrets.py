@@ -7,6 +7,8 @@ have a grace period to switch.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +22,9 @@ from contactsync.errors import ServiceUnavailable
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-CACHE_SECONDS = 60
+CACHE_SECONDS = 10  # a secret revoked without grace stops working within this, as a revoked bearer token
+FRESH_READ_FLOOR_SECONDS = 1.0  # per source: failing signatures cannot turn into a flood of reads
+MAX_SOURCES_REMEMBERED = 1000
 
 
 class SigningSecret(BaseModel):
@@ -32,17 +36,28 @@ _SECRETS = TypeAdapter(dict[str, list[SigningSecret]])
 
 
 class SecretsManagerSourceSigningSecrets:
-    def __init__(self, client: SecretsManagerClient, secret_id: str) -> None:
+    def __init__(
+        self, client: SecretsManagerClient, secret_id: str, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self._client = client
         self._provider = SecretsProvider(boto3_client=client)
         self._secret_id = secret_id
+        self._monotonic = monotonic
+        self._fresh_read_at: dict[str, float] = {}
 
-    def secrets_for(self, source_id: str, now: datetime) -> list[str]:
-        entries = self._entries(source_id, force_fetch=False)
-        if not entries:
-            # A source added after the cache was filled: read the secret again before refusing it.
-            entries = self._entries(source_id, force_fetch=True)
+    def secrets_for(self, source_id: str, now: datetime, *, fresh: bool = False) -> list[str]:
+        entries = self._entries(source_id, force_fetch=fresh and self._may_read_fresh(source_id))
         return [entry.secret for entry in entries if entry.valid_until is None or now < entry.valid_until]
+
+    def _may_read_fresh(self, source_id: str) -> bool:
+        at = self._monotonic()
+        last = self._fresh_read_at.get(source_id)
+        if last is not None and at - last < FRESH_READ_FLOOR_SECONDS:
+            return False
+        if len(self._fresh_read_at) >= MAX_SOURCES_REMEMBERED:
+            self._fresh_read_at.clear()
+        self._fresh_read_at[source_id] = at
+        return True
 
     def _entries(self, source_id: str, *, force_fetch: bool) -> list[SigningSecret]:
         try:

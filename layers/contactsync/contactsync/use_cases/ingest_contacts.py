@@ -189,13 +189,12 @@ class IngestContacts:
         }
         if not all(headers.values()):
             return False
-        for secret in self._deps.signing_secrets.secrets_for(source.source_id, now):
-            try:
-                Webhook(secret).verify(request.raw_body, headers)  # 5-minute tolerance, constant-time compare
-            except (WebhookVerificationError, ValueError, TypeError):
-                continue
+        cached = self._deps.signing_secrets.secrets_for(source.source_id, now)
+        if _verified(cached, request.raw_body, headers):
             return True
-        return False
+        # A source added or rotated since this container read its secrets: never refuse on a cached copy.
+        stored = self._deps.signing_secrets.secrets_for(source.source_id, now, fresh=True)
+        return stored != cached and _verified(stored, request.raw_body, headers)
 
     # ------------------------------------------------------------------ what it sends
     def execute(
@@ -515,6 +514,17 @@ class IngestContacts:
         if not self._deps.contacts.move_identity(moved, previous_identity, expected_version=current.version):
             raise _Conflict
         return moved, Decision(contact=moved, change_kind=ChangeKind.EMAIL_CHANGED, opt_in=opt_in)
+
+
+def _verified(secrets: Sequence[str], body: str, headers: dict[str, str]) -> bool:
+    """Whether one of the secrets signed the request (5-minute tolerance, constant-time compare)."""
+    for secret in secrets:
+        try:
+            Webhook(secret).verify(body, headers)
+        except (WebhookVerificationError, ValueError, TypeError):
+            continue
+        return True
+    return False
 
 
 class _Conflict(ServiceUnavailable):

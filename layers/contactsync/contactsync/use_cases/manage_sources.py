@@ -131,10 +131,15 @@ class ManageSources:
             self._sources.put(source)
             return IssuedCredential(source=source, credential=credential)
         credential = secrets.token_urlsafe(TOKEN_BYTES)
+        # Each old token keeps the earlier of its own grace period and this one (as signing secrets do):
+        # a rotation without grace, after a leak, retires every older token at once.
         kept = tuple(
-            TokenHash(sha256=old.sha256, valid_until=old.valid_until or retire_at)
+            TokenHash(
+                sha256=old.sha256,
+                valid_until=retire_at if old.valid_until is None else min(old.valid_until, retire_at),
+            )
             for old in source.token_hashes
-            if retire_at is not None and old.valid_at(now)
+            if retire_at is not None and retire_at > now and old.valid_at(now)
         )
         updated = source.model_copy(
             update={"token_hashes": (TokenHash(sha256=hash_token(credential)), *kept)}

@@ -307,6 +307,50 @@ def test_a_pending_contact_that_changes_address_gets_a_confirmation_at_the_new_o
     )
 
 
+def test_a_subscribed_contact_moved_by_a_double_opt_in_source_confirms_the_new_address(world: World) -> None:
+    # Given a contact who confirmed at their address
+    source = make_source()
+    world.send(source, {"email": "victim@b.co", "first_name": "Vic"})
+    contact = world.only_contact()
+    world.contacts.by_id[contact.contact_id] = contact.model_copy(
+        update={"status": SubscriptionStatus.SUBSCRIBED, "lists": {}, "opt_in_requested_at": None}
+    )
+    # When a double opt-in source (a public form, say) moves it to another address
+    world.send(
+        source, {"type": "member.email_changed", "email": "other@y.co", "previous_email": "victim@b.co"}
+    )
+    # Then the new address is pending and asked to confirm; nothing is sent to it as a subscriber
+    moved = world.only_contact()
+    assert (moved.identity_key, moved.status) == ("EMAIL#other@y.co", SubscriptionStatus.PENDING)
+    assert world.opt_ins.published[-1].kind is OptInKind.SUBSCRIPTION
+    assert len(world.opt_ins.published) == 2
+
+
+def test_a_subscribed_contact_moved_by_a_consent_on_file_source_stays_subscribed(world: World) -> None:
+    # Given a contact subscribed with consent on file
+    source = make_source(ConsentMode.CONSENT_ON_FILE)
+    evidence = {"consent_basis": "express", "consent_obtained_at": "2026-11-01", "consent_method": "form"}
+    world.send(source, {"email": "member@b.co", **evidence})
+    # When the member system, which holds the consent record, moves it
+    world.send(source, {"type": "member.email_changed", "email": "new@b.co", "previous_email": "member@b.co"})
+    # Then it stays subscribed at the new address and nobody is mailed
+    moved = world.only_contact()
+    assert (moved.identity_key, moved.status) == ("EMAIL#new@b.co", SubscriptionStatus.SUBSCRIBED)
+    assert world.opt_ins.published == []
+
+
+def test_a_data_only_update_of_a_pending_contact_never_mails(world: World) -> None:
+    # Given a sign-up that was never confirmed
+    world.send(make_source(), {"email": "slow@b.co"})
+    # When, days later, a data-only source (or an import) sends the same address again
+    world.clock[0] = NOW + timedelta(days=3)
+    world.send(make_source(ConsentMode.DATA_ONLY), {"email": "slow@b.co", "first_name": "Sam"})
+    # Then the data is updated, the contact stays pending, and no second confirmation is asked for
+    contact = world.only_contact()
+    assert (contact.status, contact.profile.first_name) == (SubscriptionStatus.PENDING, "Sam")
+    assert len(world.opt_ins.published) == 1
+
+
 def test_an_email_change_keeps_both_addresses_opt_outs(world: World) -> None:
     # Given an opted-out contact, and an address that was erased (suppressed)
     source = make_source(ConsentMode.CONSENT_ON_FILE)

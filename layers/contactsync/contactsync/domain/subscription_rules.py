@@ -223,7 +223,8 @@ def decide_existing(existing: Contact, candidate: Candidate, ctx: RuleContext) -
         if status is SubscriptionStatus.SUBSCRIBED:
             lists = dict.fromkeys(lists, SubscriptionStatus.SUBSCRIBED)
         consent = with_consent_expiry(candidate.consent) if candidate.consent else existing.consent
-        resend = status is SubscriptionStatus.PENDING and _may_resend(existing, ctx)
+        # Only a double opt-in sign-up asks again: data-only requests and imports never mail (CASL).
+        resend = double_opt_in and status is SubscriptionStatus.PENDING and _may_resend(existing, ctx)
         if (
             merged == existing.profile
             and status is existing.status

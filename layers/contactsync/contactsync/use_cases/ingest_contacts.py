@@ -31,7 +31,7 @@ from contactsync.domain.consent_ledger import ConsentEventDraft, ConsentEventTyp
 from contactsync.domain.contact import Contact, SubscriptionStatus, identity_key_for, utc_now
 from contactsync.domain.identity import email_key
 from contactsync.domain.import_jobs import ImportMode
-from contactsync.domain.source import AuthMode, EventAction, Source
+from contactsync.domain.source import AuthMode, ConsentMode, EventAction, Source
 from contactsync.domain.subscription_rules import (
     Candidate,
     Decision,
@@ -507,10 +507,20 @@ class IngestContacts:
                 }
             )
         opt_in = None
-        if moved.status is SubscriptionStatus.PENDING:
-            # The links mailed to the old address stop working (bound to it): the new one gets its own mail.
+        confirming = {SubscriptionStatus.PENDING, SubscriptionStatus.SUBSCRIBED}
+        if ctx.source.consent_mode is ConsentMode.DOUBLE_OPT_IN and moved.status in confirming:
+            # Consent belongs to an address: the new one confirms for itself (a form cannot prove it
+            # holds the old one), and the links mailed to the old one no longer work (bound to it).
+            pending = SubscriptionStatus.PENDING
             opt_in = OptInKind.SUBSCRIPTION
-            moved = moved.model_copy(update={"opt_in_requested_at": ctx.now})
+            moved = moved.model_copy(
+                update={
+                    "status": pending,
+                    "lists": dict.fromkeys(moved.lists, pending),
+                    "pending_change": None,
+                    "opt_in_requested_at": ctx.now,
+                }
+            )
         if not self._deps.contacts.move_identity(moved, previous_identity, expected_version=current.version):
             raise _Conflict
         return moved, Decision(contact=moved, change_kind=ChangeKind.EMAIL_CHANGED, opt_in=opt_in)

@@ -30,7 +30,7 @@ from tests.doubles.contacts_api_server import ContactsApiServer, generated_conta
 from tests.integration.provisioned_stack import ProvisionedStack, provision_for_module
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
     from mypy_boto3_s3 import S3Client
 
@@ -301,6 +301,16 @@ def _imported_keys(imported: DynamoImportedFiles, job: ImportJob, *keys: str) ->
     return [key for key in keys if imported.was_imported(job.job_id, key)]
 
 
+def applied(pages: Iterable[SourcePage]) -> list[SourcePage]:
+    """Every page, each acknowledged once "stored", as the import run does after saving its checkpoint."""
+    stored: list[SourcePage] = []
+    for page in pages:
+        stored.append(page)
+        if page.on_applied is not None:
+            page.on_applied()
+    return stored
+
+
 def _rows(count: int, start: int = 1) -> str:
     return "".join(f"person{n}@example.com,First{n},Last{n}\r\n" for n in range(start, start + count))
 
@@ -319,7 +329,7 @@ def test_a_utf8_comma_file_yields_one_record_per_row_with_its_line(
 
     # When the source is read to the end
     job = _csv_job(bucket)
-    pages = list(csv_connector.pages(job, None, None))
+    pages = applied(csv_connector.pages(job, None, None))
 
     # Then each row is a record of its line, named by the header, and the CSV file is marked imported
     records = [record for page in pages for record in page.records]
@@ -349,7 +359,7 @@ def test_a_latin1_semicolon_french_file_is_read_with_its_french_names_and_dates(
     s3.put_object(Bucket=bucket, Key="imports/membres.CSV", Body=content.encode("cp1252"))
 
     # When read
-    pages = list(csv_connector.pages(_csv_job(bucket), None, None))
+    pages = applied(csv_connector.pages(_csv_job(bucket), None, None))
 
     # Then the accents survive, the columns are split on semicolons, and the mapping understands them
     records = [record for page in pages for record in page.records]
@@ -403,7 +413,7 @@ def test_a_bad_row_is_reported_with_its_line_and_the_rest_of_the_file_imports(
     assert records[-1].where == "line 7 of imports/a.csv"
 
 
-def test_a_file_is_imported_once_and_only_after_its_last_page_was_handed_over(
+def test_a_file_is_imported_once_and_only_after_its_last_page_was_stored(
     s3: S3Client, bucket: str, csv_connector: S3CsvConnector, imported: DynamoImportedFiles
 ) -> None:
     # Given two files under the prefix, and one outside it
@@ -412,10 +422,11 @@ def test_a_file_is_imported_once_and_only_after_its_last_page_was_handed_over(
     s3.put_object(Bucket=bucket, Key="elsewhere/x.csv", Body=b"email\nx@example.com\n")
     job = _csv_job(bucket)
 
-    # When a run takes the first file's page without asking for more
+    # When a run reads the first file's page and, reading ahead, the second's, storing neither yet
     run = csv_connector.pages(job, None, None)
     first = next(run)
-    # Then no file is marked yet, and the page points at the next file
+    second = next(run)
+    # Then no file is marked yet, and the first page points at the next file
     assert _imported_keys(imported, job, "imports/2024-01-01.csv", "imports/2024-01-02.csv") == []
     assert json.loads(first.next_checkpoint or "") == {
         "key": "imports/2024-01-02.csv",
@@ -424,8 +435,15 @@ def test_a_file_is_imported_once_and_only_after_its_last_page_was_handed_over(
         "completed": "imports/2024-01-01.csv",
     }
 
+    # When the run stores the first page / Then only the first file is marked
+    assert first.on_applied is not None
+    first.on_applied()
+    assert _imported_keys(imported, job, "imports/2024-01-01.csv", "imports/2024-01-02.csv") == [
+        "imports/2024-01-01.csv"
+    ]
+
     # When the run goes on to the end
-    rest = list(run)
+    rest = applied([second, *run])
     # Then both files were read in key order and are marked imported, and the one outside the prefix is not
     assert _emails([first, *rest]) == ["a@example.com", "b@example.com"]
     assert _imported_keys(
@@ -433,7 +451,7 @@ def test_a_file_is_imported_once_and_only_after_its_last_page_was_handed_over(
     ) == ["imports/2024-01-01.csv", "imports/2024-01-02.csv"]
 
     # When the job runs again
-    again = list(csv_connector.pages(job, None, None))
+    again = applied(csv_connector.pages(job, None, None))
     # Then it reads nothing: each file was imported once
     assert [page.records for page in again] == [[]]
     assert again[0].next_checkpoint is None
@@ -452,7 +470,7 @@ def test_a_run_resumed_from_a_checkpoint_naming_a_completed_file_marks_it(
     assert _imported_keys(imported, job, "imports/1.csv", "imports/2.csv") == []
 
     # When a run resumes from it
-    rest = list(csv_connector.pages(job, checkpoint, None))
+    rest = applied(csv_connector.pages(job, checkpoint, None))
 
     # Then the first file is marked imported without being read again, and the second is read
     assert _emails(rest) == ["b@example.com"]
@@ -469,7 +487,7 @@ def test_1500_rows_come_in_three_pages_of_500(
     s3.put_object(Bucket=bucket, Key="imports/big.csv", Body=("email,first,last\r\n" + _rows(1500)).encode())
 
     # When read
-    pages = list(csv_connector.pages(_csv_job(bucket), None, None))
+    pages = applied(csv_connector.pages(_csv_job(bucket), None, None))
 
     # Then it took three pages of 500, the last one ending the run
     assert [len(page.records) for page in pages] == [500, 500, 500]
@@ -495,7 +513,7 @@ def test_a_run_resumed_mid_file_reads_exactly_the_remaining_rows(
     assert _imported_keys(imported, job, "imports/big.csv") == []
 
     # When a new run starts from that checkpoint
-    rest = list(csv_connector.pages(job, first.next_checkpoint, None))
+    rest = applied(csv_connector.pages(job, first.next_checkpoint, None))
 
     # Then it reads rows 501 to 1,200 once, with their own line numbers and header names
     records = [record for page in rest for record in page.records]
@@ -516,7 +534,7 @@ def test_an_empty_file_is_reported_and_marked_imported(
 
     # When read
     job = _csv_job(bucket)
-    pages = list(csv_connector.pages(job, None, None))
+    pages = applied(csv_connector.pages(job, None, None))
 
     # Then the empty file is one problem, the header-only file nothing, and both are marked imported
     assert [[(record.where, record.problem) for record in page.records] for page in pages] == [

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import partial
+from typing import Any
 
 import pytest
 
@@ -19,6 +21,7 @@ from contactsync.domain.import_jobs import (
     SourcePage,
     SourceRecord,
 )
+from contactsync.errors import ServiceUnavailable
 from contactsync.use_cases.ingest_contacts import IngestContacts
 from contactsync.use_cases.run_imports import JobRefused, ManageImportJobs, RunImport, next_run_after
 from tests.unit.fakes import (
@@ -78,6 +81,7 @@ class PagedSource:
         self.records = records
         self.page_size = page_size
         self.crash_after_pages: int | None = None
+        self.stored_pages: list[int] = []  # the pages the run said it stored (``on_applied``)
 
     def pages(
         self, job: ImportJob, checkpoint: str | None, incremental_cursor: str | None
@@ -93,6 +97,7 @@ class PagedSource:
             yield SourcePage(
                 records=records,
                 next_checkpoint=json.dumps({"offset": end}) if end < len(self.records) else None,
+                on_applied=partial(self.stored_pages.append, served),
             )
             served += 1
             start = end
@@ -260,3 +265,33 @@ def test_schedules_every_n_hours_and_daily_at_a_local_hour() -> None:
     )
     daily = next_run_after(make_job(every_hours=24, at_hour=2), NOW)
     assert daily == datetime(2026, 11, 24, 7, 0, tzinfo=UTC)  # 02:00 in Toronto (UTC-5)
+
+
+class FailingOnPage:
+    """The ingest use case, failing (DynamoDB throttled) on one page of the run."""
+
+    def __init__(self, ingest: IngestContacts, failing_call: int) -> None:
+        self.ingest, self.failing_call, self.calls = ingest, failing_call, 0
+
+    def apply(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.calls == self.failing_call:
+            raise ServiceUnavailable("throttled")
+        return self.ingest.apply(*args, **kwargs)
+
+
+def test_a_page_is_acknowledged_to_its_source_only_once_stored() -> None:
+    # Given a run whose second page fails to be stored, while the third was already read ahead
+    manage, runner, _, source, _ = world(RECORDS, make_job())
+    runner._ingest = FailingOnPage(runner._ingest, failing_call=2)  # type: ignore[assignment]
+    run = manage.run_now("members")
+    # When the run's slice fails
+    with pytest.raises(ServiceUnavailable):
+        runner.run_slice(run.run_id, seconds_left=lambda: 900)
+    # Then only the stored page was acknowledged (a CSV file is never marked imported early)
+    assert source.stored_pages == [0]
+    # And when the queue brings the run back, every page is acknowledged once stored
+    resumed = runner.run_slice(run.run_id, seconds_left=lambda: 900)
+    assert resumed.run is not None
+    assert resumed.run.status is RunStatus.SUCCEEDED
+    assert source.stored_pages == [0, 0, 1, 2]

@@ -17,10 +17,10 @@
   the rest of the file with a ``Range``. The last page of a file points at the next
   file (``byte_offset`` 0, plus ``completed``: the file just finished), or is None.
 
-A file is marked imported only when the generator is resumed after handing over
-the file's last page (the caller applied it and asked for more), or when a run
-resumes from a checkpoint naming it ``completed``. A run that stops or crashes
-before that never marks a file whose rows were not all applied.
+A file is marked imported only once the run has stored the file's last page (the
+page's ``on_applied``: pages are read ahead, so the generator being resumed says
+nothing), or when a run resumes from a checkpoint naming it ``completed``. A run
+that stops or crashes before that never marks a file whose rows were not all applied.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import csv
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from itertools import chain
 from typing import TYPE_CHECKING, Protocol
 
@@ -283,10 +284,9 @@ class S3CsvConnector:
                         records=records,
                         next_checkpoint=following.dump() if following is not None else None,
                         incremental_cursor=incremental_cursor,
+                        # The file is done once its last page is stored, not when the next one is read.
+                        on_applied=partial(self._imported.mark_imported, job_id, key) if found else None,
                     )
-                    if found:
-                        # The caller applied the file's last page and asks for more: the file is done.
-                        self._imported.mark_imported(job_id, key)
                     position = FilePosition(key=next_key) if next_key is not None else None
         except ClientError as error:
             raise _translated(error) from error

@@ -7,7 +7,7 @@ resume without losing or double-counting a contact.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Protocol
@@ -174,6 +174,12 @@ class SourcePage(BaseModel):
     records: list[SourceRecord]
     next_checkpoint: str | None = Field(description="None: this was the last page")
     incremental_cursor: str | None = None
+    on_applied: Callable[[], None] | None = Field(
+        default=None,
+        exclude=True,
+        description="what the connector does once the run has stored this page (e.g. mark a file imported): "
+        "pages are read ahead, so the connector cannot tell when that is",
+    )
 
 
 class SourceConnector(Protocol):

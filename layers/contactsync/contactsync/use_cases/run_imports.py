@@ -230,6 +230,8 @@ class RunImport:
                     if not self._runs.save(applied, expected_pages=run.counters.pages):
                         return SliceResult(run=None, finished=True)  # another invocation has this run
                     run = applied
+                    if page.on_applied is not None:
+                        page.on_applied()
                     if page.next_checkpoint is not None and seconds_left() < HANDOVER_MARGIN_SECONDS:
                         return SliceResult(run=run, finished=False)
         except ServiceUnavailable:
@@ -300,6 +302,7 @@ class CheckedPage:
     skipped: int  # records the job's selection leaves out
     next_checkpoint: str | None
     incremental_cursor: str | None
+    on_applied: Callable[[], None] | None = None
 
 
 def _check_page(job: ImportJob, source: Source, page: SourcePage, *, read_at: datetime) -> CheckedPage:
@@ -322,6 +325,7 @@ def _check_page(job: ImportJob, source: Source, page: SourcePage, *, read_at: da
         skipped=skipped,
         next_checkpoint=page.next_checkpoint,
         incremental_cursor=page.incremental_cursor,
+        on_applied=page.on_applied,
     )
 
 

@@ -9,11 +9,11 @@ import pytest
 import requests
 
 from contactsync.adapters.destination_credentials import SecretsManagerDestinationCredentials
-from contactsync.adapters.secret_values import CachedSecret
+from contactsync.adapters.secret_values import CachedSecret, JsonSecretValues
 from contactsync.adapters.signed_webhook import SignedWebhookConnector
 from contactsync.adapters.source_signing_secrets import SecretsManagerSourceSigningSecrets
 from contactsync.domain.destination import Destination, DestinationType
-from contactsync.errors import ServiceUnavailable
+from contactsync.errors import ConfigurationError, ServiceUnavailable
 from contactsync.use_cases.deliver_changes import DeliverChanges, Verdict
 from tests.unit.fakes import InMemoryContacts, StaticDestinations
 from tests.unit.test_deliver_changes import InMemoryPushStates, ScriptedConnector, contact, message
@@ -122,3 +122,29 @@ def test_fresh_signing_secret_reads_are_at_most_one_a_second_per_source() -> Non
     clock[0] += 1.0
     secrets.secrets_for("shop", NOW, fresh=True)
     assert client.calls == 3
+
+
+class ChangingSecretsManager:
+    """A JSON secret the operator changes between reads; counts the reads."""
+
+    def __init__(self, document: str) -> None:
+        self.document, self.calls = document, 0
+
+    def get_secret_value(self, **_: Any) -> dict[str, Any]:
+        self.calls += 1
+        return {"SecretString": self.document}
+
+
+def test_an_import_token_added_after_the_cache_was_filled_is_found_at_once() -> None:
+    # Given a container that has read the job tokens
+    client = ChangingSecretsManager('{"crm": "token-1"}')
+    values = JsonSecretValues(cast("SecretsManagerClient", client), "job-secrets")
+    assert values.value("crm") == "token-1"
+    # When the operator adds a job with a new token name
+    client.document = '{"crm": "token-1", "members": "token-2"}'
+    # Then the next run finds it without waiting for the cache to expire
+    assert values.value("members") == "token-2"
+    assert client.calls == 2
+    # And a name that is nowhere is a configuration error naming it
+    with pytest.raises(ConfigurationError, match="no value named shop"):
+        values.value("shop")

@@ -34,22 +34,35 @@ class CachedSecret:
 
 
 class JsonSecretValues:
-    """Named values inside one JSON secret (e.g. the bearer tokens of import sources)."""
+    """Named values inside one JSON secret (e.g. the bearer tokens of import sources).
 
-    def __init__(self, client: SecretsManagerClient, secret_id: str, max_age: int = 300) -> None:
+    An import reads its token once per slice, so a short cache costs nothing: a token the
+    operator has just added or replaced is used within ``max_age`` seconds, and a missing
+    name is read again before the run is failed for it.
+    """
+
+    def __init__(self, client: SecretsManagerClient, secret_id: str, max_age: int = 10) -> None:
         self._provider = SecretsProvider(boto3_client=client)
         self._secret_id = secret_id
         self._max_age = max_age
 
     def value(self, key: str) -> str:
+        value = self._read(key, force_fetch=False)
+        if value is None:
+            value = self._read(key, force_fetch=True)
+        if value is None:
+            raise ConfigurationError(f"the credentials secret has no value named {key}")
+        return value
+
+    def _read(self, key: str, *, force_fetch: bool) -> str | None:
         try:
-            document = self._provider.get(self._secret_id, transform="json", max_age=self._max_age)
+            document = self._provider.get(
+                self._secret_id, transform="json", max_age=self._max_age, force_fetch=force_fetch
+            )
         except GetParameterError as error:
             raise ServiceUnavailable("the credentials secret could not be read") from error
         value = document.get(key) if isinstance(document, dict) else None
-        if not isinstance(value, str):
-            raise ConfigurationError(f"the credentials secret has no value named {key}")
-        return value
+        return value if isinstance(value, str) else None
 
 
 BOOTSTRAP_KEY = "_bootstrap"  # what CloudFormation's GenerateSecretString put in the empty document

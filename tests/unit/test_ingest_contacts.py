@@ -153,6 +153,28 @@ def test_changes_to_a_subscribed_contact_wait_for_confirmation_from_a_double_opt
     assert contact.status is SubscriptionStatus.SUBSCRIBED
 
 
+@pytest.mark.parametrize(
+    ("method", "obtained_at", "expires_at", "subscribed"),
+    [
+        ("purchase", "2024-10-23", "2099-01-01", False),  # a later end than CASL's 2 years is cut to them
+        ("website inquiry", "2025-10-23", None, False),  # an inquiry gives 6 months, whatever else it says
+        ("purchase", "2025-10-23", None, True),  # 2 years after a purchase: still valid
+    ],
+)
+def test_implied_consent_never_outlasts_its_casl_period(
+    world: World, method: str, obtained_at: str, expires_at: str | None, subscribed: bool
+) -> None:
+    # Given implied consent obtained 13 or 25 months before now
+    evidence = {"consent_basis": "implied", "consent_obtained_at": obtained_at, "consent_method": method}
+    if expires_at:
+        evidence["consent_expires_at"] = expires_at
+    # When a consent-on-file source sends it
+    world.send(make_source(ConsentMode.CONSENT_ON_FILE), {"email": "a@b.co", **evidence})
+    # Then the contact is subscribed only while the CASL period lasts
+    contact = world.only_contact()
+    assert (contact.status is SubscriptionStatus.SUBSCRIBED) is subscribed
+
+
 def test_consent_dated_after_the_use_cases_clock_is_refused_whatever_the_wall_clock(world: World) -> None:
     # Given the use case's clock a year before the wall clock
     world.clock[0] = NOW - timedelta(days=365)

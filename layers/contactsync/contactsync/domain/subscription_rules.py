@@ -31,8 +31,12 @@ from contactsync.domain.import_jobs import ImportMode
 from contactsync.domain.source import ConsentMode, EventAction, Source
 from contactsync.errors import FieldProblem
 
-# CASL: implied consent lasts 2 years after a purchase, 6 months after an inquiry.
-IMPLIED_CONSENT_PERIODS = {"inquiry": timedelta(days=183), "enquiry": timedelta(days=183)}
+# CASL: implied consent lasts 2 years after a purchase, 6 months after an inquiry (any method naming one).
+IMPLIED_CONSENT_PERIODS = {
+    "inquiry": timedelta(days=183),
+    "enquiry": timedelta(days=183),
+    "demande": timedelta(days=183),
+}
 DEFAULT_IMPLIED_PERIOD = timedelta(days=730)
 
 
@@ -74,11 +78,16 @@ class RuleContext:
 
 
 def with_consent_expiry(evidence: ConsentEvidence) -> ConsentEvidence:
-    """Implied consent gets its CASL expiry when the source did not give one."""
-    if evidence.basis is ConsentBasis.EXPRESS or evidence.expires_at is not None:
+    """Implied consent expires within its CASL period: a source may give an earlier end, never a later one."""
+    if evidence.basis is ConsentBasis.EXPRESS:
         return evidence
-    period = IMPLIED_CONSENT_PERIODS.get(evidence.method.lower(), DEFAULT_IMPLIED_PERIOD)
-    return evidence.model_copy(update={"expires_at": evidence.obtained_at + period})
+    method = evidence.method.lower()
+    period = next(
+        (period for word, period in IMPLIED_CONSENT_PERIODS.items() if word in method), DEFAULT_IMPLIED_PERIOD
+    )
+    latest = evidence.obtained_at + period
+    expires_at = latest if evidence.expires_at is None else min(evidence.expires_at, latest)
+    return evidence.model_copy(update={"expires_at": expires_at})
 
 
 def merge_profile(current: ContactProfile, candidate: Candidate) -> ContactProfile:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from contactsync.domain.contact import ConsentBasis, SubscriptionStatus
+from contactsync.domain.field_mapping import FieldMapping, FieldRule
 from contactsync.domain.import_jobs import (
     ConsentOnImport,
     HttpJsonSourceSettings,
@@ -194,6 +195,25 @@ def test_implied_consent_runs_from_each_records_own_date_never_from_the_run() ->
     assert recent.consent.expires_at == datetime(2028, 5, 31, tzinfo=UTC)
     assert old.status is SubscriptionStatus.NOT_SUBSCRIBED
     assert RECORDS[2]["email"] not in by_email
+    assert result.run is not None
+    assert result.run.counters.rejected == 1
+
+
+def test_a_record_with_its_own_mapped_basis_is_never_dated_by_the_run() -> None:
+    # Given an express-consent job whose mapping reads each record's own basis from a column
+    mapping = FieldMapping(rules=(FieldRule(source_path="Basis", target="consent_basis"),))
+    job = make_job(
+        consent=ConsentOnImport(basis=ConsentBasis.EXPRESS, method="membership form"), field_mapping=mapping
+    )
+    records = [{**RECORDS[0], "Basis": "implied"}, RECORDS[1]]
+    manage, runner, contacts, _, _ = world(records, job)
+    # When the job runs
+    result = runner.run_slice(manage.run_now("members").run_id, seconds_left=lambda: 900)
+    # Then the record saying "implied" without a date is refused (never dated by the run, which would
+    # renew it at every run), and the record without a basis of its own gets the job's express consent
+    by_email = {c.profile.email: c for c in contacts.by_id.values()}
+    assert RECORDS[0]["email"] not in by_email
+    assert by_email[RECORDS[1]["email"]].status is SubscriptionStatus.SUBSCRIBED
     assert result.run is not None
     assert result.run.counters.rejected == 1
 

@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from contactsync.domain.contact import ConsentBasis, utc_now
-from contactsync.domain.field_mapping import value_at
+from contactsync.domain.field_mapping import map_payload, value_at
 from contactsync.domain.import_jobs import (
     ImportJob,
     JobRun,
@@ -334,7 +334,8 @@ def _selected(job: ImportJob, fields: Mapping[str, Any]) -> bool:
 
 
 def _with_consent(job: ImportJob, fields: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    """Records of a job with a recorded basis carry it as consent evidence, unless they bring their own.
+    """Records of a job with a recorded basis carry it as consent evidence, unless they bring their own
+    (a ``consent_basis`` field, under any name the job's mapping gives it).
 
     The date is the record's own (a field mapped to ``consent_obtained_at``), else the job's. Only
     express consent falls back to the run's time: implied consent runs from a purchase or an
@@ -342,7 +343,7 @@ def _with_consent(job: ImportJob, fields: Mapping[str, Any], now: datetime) -> d
     without a date is refused with the consent problem, and says why.
     """
     payload = dict(fields)
-    if job.consent is not None and "consent_basis" not in payload:
+    if job.consent is not None and "consent_basis" not in map_payload(fields, job.field_mapping).values:
         payload["consent_basis"] = job.consent.basis.value
         payload.setdefault("consent_method", job.consent.method)
         obtained_at = job.consent.obtained_at

@@ -361,6 +361,24 @@ def test_a_subscribed_contact_moved_by_a_consent_on_file_source_stays_subscribed
     assert world.opt_ins.published == []
 
 
+def test_custom_fields_that_pile_up_over_requests_are_refused_before_the_contact_outgrows_its_item(
+    world: World,
+) -> None:
+    # Given a contact that has gathered 100 custom fields, ten requests at a time
+    source = make_source(ConsentMode.DATA_ONLY)
+    for batch in range(10):
+        world.send(source, {"email": "busy@b.co", **{f"field_{batch}_{n}": "x" for n in range(10)}})
+    assert len(world.only_contact().profile.custom_attributes) == 100
+    # When one more request brings new fields
+    outcome = world.send(source, {"email": "busy@b.co", "order_123": "x"})
+    # Then it is refused with a clear problem, and what is stored stays as it was
+    assert [problem.path for problem in outcome.outcomes[0].problems] == ["custom_attributes"]
+    assert len(world.only_contact().profile.custom_attributes) == 100
+    # And an opt-out from that source is still stored
+    world.send(source, {"email": "busy@b.co", "type": "contact.unsubscribed"})
+    assert world.only_contact().status is SubscriptionStatus.UNSUBSCRIBED
+
+
 def test_a_data_only_update_of_a_pending_contact_never_mails(world: World) -> None:
     # Given a sign-up that was never confirmed
     world.send(make_source(), {"email": "slow@b.co"})

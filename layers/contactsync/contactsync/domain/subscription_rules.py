@@ -38,6 +38,11 @@ IMPLIED_CONSENT_PERIODS = {
     "demande": timedelta(days=183),
 }
 DEFAULT_IMPLIED_PERIOD = timedelta(days=730)
+# What one contact may hold: its item (with a pending change) stays far below DynamoDB's 400 KB, and
+# 50 of them below a transaction's 4 MB, whatever sources send over the years.
+MAX_TAGS = 100
+MAX_CUSTOM_ATTRIBUTES = 100
+MAX_PROFILE_BYTES = 32_000
 
 
 class OptInKind(StrEnum):
@@ -88,6 +93,21 @@ def with_consent_expiry(evidence: ConsentEvidence) -> ConsentEvidence:
     latest = evidence.obtained_at + period
     expires_at = latest if evidence.expires_at is None else min(evidence.expires_at, latest)
     return evidence.model_copy(update={"expires_at": expires_at})
+
+
+def _oversized(profile: ContactProfile) -> FieldProblem | None:
+    """Tags and custom attributes add up across requests; a contact must still fit one DynamoDB item."""
+    if len(profile.tags) > MAX_TAGS:
+        return FieldProblem("tags", f"a contact holds at most {MAX_TAGS} tags")
+    if len(profile.custom_attributes) > MAX_CUSTOM_ATTRIBUTES:
+        return FieldProblem(
+            "custom_attributes", f"a contact holds at most {MAX_CUSTOM_ATTRIBUTES} custom fields"
+        )
+    if len(profile.model_dump_json()) > MAX_PROFILE_BYTES:
+        return FieldProblem(
+            "custom_attributes", f"a contact's data must stay under {MAX_PROFILE_BYTES // 1000} KB"
+        )
+    return None
 
 
 def merge_profile(current: ContactProfile, candidate: Candidate) -> ContactProfile:
@@ -142,6 +162,9 @@ def decide_new(
     profile = candidate.profile
     if candidate.action is EventAction.TAG:
         profile = profile.model_copy(update={"tags": (*profile.tags, ctx.source.tag_for_tag_action)})
+    oversized = _oversized(profile)
+    if oversized is not None:
+        return Decision(problems=[oversized])
     lists = tuple(dict.fromkeys((*ctx.source.default_lists, *candidate.lists)))
     opt_in = OptInKind.SUBSCRIPTION if status is SubscriptionStatus.PENDING else None
     contact = Contact(
@@ -178,6 +201,9 @@ def decide_existing(existing: Contact, candidate: Candidate, ctx: RuleContext) -
         merged = merged.model_copy(
             update={"tags": tuple(dict.fromkeys((*merged.tags, ctx.source.tag_for_tag_action)))}
         )
+    oversized = _oversized(merged) if merged != existing.profile else None
+    if oversized is not None:
+        return Decision(problems=[oversized])
     new_lists = tuple(
         name for name in (*ctx.source.default_lists, *candidate.lists) if name not in existing.lists
     )

@@ -7,10 +7,12 @@ import re
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import requests
+from standardwebhooks.webhooks import Webhook
 
 from contactsync.adapters.dynamodb_contacts import DynamoContactRepository
 from contactsync.domain.contact import Contact
@@ -49,6 +51,21 @@ class StackClient:
             json=payload,
             headers={"Authorization": f"Bearer {token}", **headers},
             timeout=60,
+        )
+
+    def post_signed(
+        self, source_id: str, secret: str, body: str, msg_id: str, at: datetime | None = None
+    ) -> requests.Response:
+        """Post a raw body signed the Standard Webhooks way, as a signing source does."""
+        at = at or datetime.now(UTC)
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(int(at.timestamp())),
+            "webhook-signature": Webhook(secret).sign(msg_id, at, body),
+        }
+        return requests.post(
+            f"{self.api_url}/v1/sources/{source_id}/contacts", data=body, headers=headers, timeout=30
         )
 
     def contact(self, email: str) -> Contact | None:

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 import requests
-from standardwebhooks.webhooks import Webhook
 
 from tests.e2e.stack_client import StackClient, run_cli
 
@@ -60,18 +59,7 @@ def status_once_caches_expire(
 
 
 def signed_post(stack: StackClient, source_id: str, secret: str, email: str) -> requests.Response:
-    body = json.dumps({"email": email})
-    at = datetime.now(UTC)
-    msg_id = f"msg_{email.split('@')[0]}"
-    headers = {
-        "content-type": "application/json",
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(int(at.timestamp())),
-        "webhook-signature": Webhook(secret).sign(msg_id, at, body),
-    }
-    return requests.post(
-        f"{stack.api_url}/v1/sources/{source_id}/contacts", data=body, headers=headers, timeout=30
-    )
+    return stack.post_signed(source_id, secret, json.dumps({"email": email}), f"msg_{email.split('@')[0]}")
 
 
 def test_a_rotated_bearer_token_keeps_the_old_one_for_the_grace_period_only(stack: StackClient) -> None:

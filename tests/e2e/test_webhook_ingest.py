@@ -24,32 +24,18 @@ def stack(local_stack: Any) -> StackClient:
     return StackClient(local_stack)
 
 
-def signed_post(
-    stack: StackClient, source_id: str, secret: str, body: str, msg_id: str, at: datetime
-) -> requests.Response:
-    headers = {
-        "content-type": "application/json",
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(int(at.timestamp())),
-        "webhook-signature": Webhook(secret).sign(msg_id, at, body),
-    }
-    return requests.post(
-        f"{stack.api_url}/v1/sources/{source_id}/contacts", data=body, headers=headers, timeout=30
-    )
-
-
 def test_a_request_signed_with_the_standardwebhooks_library_is_accepted_once(stack: StackClient) -> None:
     # Given a source that signs its webhooks
     secret = stack.add_source("member-system", "--auth", "standard_webhooks", "--consent-mode", "data_only")
     body = json.dumps({"type": "member.confirmed", "email": "signed@example.com", "first_name": "Sig"})
     # When it posts a signed contact
-    first = signed_post(stack, "member-system", secret, body, "msg_2f9a", datetime.now(UTC))
+    first = stack.post_signed("member-system", secret, body, "msg_2f9a", datetime.now(UTC))
     # Then it is stored
     assert first.status_code == 202, first.text
     stored = stack.contact("signed@example.com")
     assert stored is not None
     # And the same webhook-id again gets the first answer, writes nothing
-    replay = signed_post(stack, "member-system", secret, body, "msg_2f9a", datetime.now(UTC))
+    replay = stack.post_signed("member-system", secret, body, "msg_2f9a", datetime.now(UTC))
     assert replay.status_code == 202
     assert replay.json() == first.json()
     assert stack.contact("signed@example.com") == stored

@@ -498,32 +498,29 @@ class IngestContacts:
         )
         if self._deps.suppression.is_suppressed(new_identity):
             # The new address opted out before (or was erased): the contact moves onto it opted out.
-            opted_out = SubscriptionStatus.UNSUBSCRIBED
-            moved = moved.model_copy(
-                update={
-                    "status": opted_out,
-                    "lists": dict.fromkeys(moved.lists, opted_out),
-                    "pending_change": None,
-                }
-            )
+            moved = _everywhere(moved, SubscriptionStatus.UNSUBSCRIBED)
         opt_in = None
         confirming = {SubscriptionStatus.PENDING, SubscriptionStatus.SUBSCRIBED}
         if ctx.source.consent_mode is ConsentMode.DOUBLE_OPT_IN and moved.status in confirming:
             # Consent belongs to an address: the new one confirms for itself (a form cannot prove it
             # holds the old one), and the links mailed to the old one no longer work (bound to it).
-            pending = SubscriptionStatus.PENDING
             opt_in = OptInKind.SUBSCRIPTION
-            moved = moved.model_copy(
-                update={
-                    "status": pending,
-                    "lists": dict.fromkeys(moved.lists, pending),
-                    "pending_change": None,
-                    "opt_in_requested_at": ctx.now,
-                }
-            )
+            moved = _everywhere(moved, SubscriptionStatus.PENDING, opt_in_requested_at=ctx.now)
         if not self._deps.contacts.move_identity(moved, previous_identity, expected_version=current.version):
             raise _Conflict
         return moved, Decision(contact=moved, change_kind=ChangeKind.EMAIL_CHANGED, opt_in=opt_in)
+
+
+def _everywhere(contact: Contact, status: SubscriptionStatus, **updates: object) -> Contact:
+    """The contact with one status for itself and each of its lists, and no pending change."""
+    return contact.model_copy(
+        update={
+            "status": status,
+            "lists": dict.fromkeys(contact.lists, status),
+            "pending_change": None,
+            **updates,
+        }
+    )
 
 
 def _verified(secrets: Sequence[str], body: str, headers: dict[str, str]) -> bool:

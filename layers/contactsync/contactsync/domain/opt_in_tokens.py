@@ -28,7 +28,7 @@ def token_digest(token: str) -> str:
 
 def address_digest(identity_key: str) -> str:
     """What a link remembers of the address its mail went to: a hash, so the token item holds no address."""
-    return hashlib.sha256(identity_key.encode()).hexdigest()
+    return token_digest(identity_key)  # the same SHA-256 hex digest
 
 
 class LinkToken(BaseModel):

@@ -35,10 +35,17 @@ class CandidateRejected(Exception):
         self.problems = problems
 
 
-def build_candidate(payload: Mapping[str, Any], source: Source, now: datetime) -> Candidate:
+def build_candidate(
+    payload: Mapping[str, Any],
+    source: Source,
+    now: datetime,
+    consent_defaults: Mapping[str, str] | None = None,
+) -> Candidate:
     """Map, normalise and validate one payload; raise ``CandidateRejected`` with every problem.
 
     ``now`` is when the candidate is built (the use case's clock): consent cannot be dated later.
+    ``consent_defaults`` (an import job's recorded consent) is evidence for a payload whose mapped
+    fields carry no ``consent_basis`` of their own; its other fields fill only what the payload lacks.
     """
     unreadable = _unencodable_text(payload)
     if unreadable:
@@ -47,6 +54,8 @@ def build_candidate(payload: Mapping[str, Any], source: Source, now: datetime) -
     mapped = map_payload(payload, mapping)
     problems = [FieldProblem(path, message) for path, message in mapped.problems.items()]
     values = mapped.values
+    if consent_defaults and "consent_basis" not in values:
+        values = {**consent_defaults, **values}
     event_key = source.event_type_path.split(".")[0]
     custom = {key: value for key, value in mapped.custom.items() if key != event_key}
 

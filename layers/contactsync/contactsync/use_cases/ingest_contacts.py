@@ -137,13 +137,18 @@ class CheckedPayloads:
     rejected: dict[int, list[FieldProblem]]
 
 
-def check_payloads(source: Source, payloads: Sequence[Mapping[str, Any]], now: datetime) -> CheckedPayloads:
+def check_payloads(
+    source: Source,
+    payloads: Sequence[Mapping[str, Any]],
+    now: datetime,
+    consent_defaults: Mapping[str, str] | None = None,
+) -> CheckedPayloads:
     """Map and validate each payload with the source's mapping; no store. ``now`` bounds consent dates."""
     candidates: dict[int, Candidate] = {}
     rejected: dict[int, list[FieldProblem]] = {}
     for index, payload in enumerate(payloads):
         try:
-            candidates[index] = build_candidate(payload, source, now)
+            candidates[index] = build_candidate(payload, source, now, consent_defaults)
         except CandidateRejected as rejection:
             rejected[index] = rejection.problems
     return CheckedPayloads(count=len(payloads), candidates=candidates, rejected=rejected)

@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from contactsync.domain.contact import ConsentBasis, utc_now
-from contactsync.domain.field_mapping import map_payload, value_at
+from contactsync.domain.field_mapping import value_at
 from contactsync.domain.import_jobs import (
     ImportJob,
     JobRun,
@@ -316,10 +316,10 @@ def _check_page(job: ImportJob, source: Source, page: SourcePage, *, read_at: da
         elif not _selected(job, record.fields):
             skipped += 1
         else:
-            payloads.append(_with_consent(job, record.fields, read_at))
+            payloads.append(record.fields)
             wheres.append(record.where)
     return CheckedPage(
-        payloads=check_payloads(source, payloads, read_at),
+        payloads=check_payloads(source, payloads, read_at, _consent_defaults(job, read_at)),
         wheres=wheres,
         rejections=rejections,
         skipped=skipped,
@@ -333,22 +333,21 @@ def _selected(job: ImportJob, fields: Mapping[str, Any]) -> bool:
     return all(str(value_at(fields, path)) == expected for path, expected in job.selection.items())
 
 
-def _with_consent(job: ImportJob, fields: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    """Records of a job with a recorded basis carry it as consent evidence, unless they bring their own
-    (a ``consent_basis`` field, under any name the job's mapping gives it).
+def _consent_defaults(job: ImportJob, now: datetime) -> dict[str, str] | None:
+    """A job's recorded basis, as consent evidence for its records that bring none of their own
+    (no ``consent_basis`` under any name the job's mapping gives it).
 
     The date is the record's own (a field mapped to ``consent_obtained_at``), else the job's. Only
     express consent falls back to the run's time: implied consent runs from a purchase or an
     inquiry (CASL), and dating it at each run would renew it for ever; a record of an implied job
     without a date is refused with the consent problem, and says why.
     """
-    payload = dict(fields)
-    if job.consent is not None and "consent_basis" not in map_payload(fields, job.field_mapping).values:
-        payload["consent_basis"] = job.consent.basis.value
-        payload.setdefault("consent_method", job.consent.method)
-        obtained_at = job.consent.obtained_at
-        if obtained_at is None and job.consent.basis is ConsentBasis.EXPRESS:
-            obtained_at = now
-        if obtained_at is not None:
-            payload.setdefault("consent_obtained_at", obtained_at.isoformat())
-    return payload
+    if job.consent is None:
+        return None
+    defaults = {"consent_basis": job.consent.basis.value, "consent_method": job.consent.method}
+    obtained_at = job.consent.obtained_at
+    if obtained_at is None and job.consent.basis is ConsentBasis.EXPRESS:
+        obtained_at = now
+    if obtained_at is not None:
+        defaults["consent_obtained_at"] = obtained_at.isoformat()
+    return defaults
